@@ -1,0 +1,45 @@
+# modelhealthd developer targets. `make help` lists them.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export DO_NOT_TRACK := 1
+export PYTHONDONTWRITEBYTECODE := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help venv demo test test-slow test-reliability lint format bench clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP) ## Create .venv and install the project (torch==2.13.0 first)
+
+demo: $(STAMP) ## Run the whole loop on the built-in digits demo (artefacts in ./demo-out)
+	$(BIN)/modelhealthd demo --out demo-out
+
+test: $(STAMP) ## Run the test suite (what CI runs)
+	$(BIN)/python -m pytest -q
+
+test-slow: $(STAMP) ## Run only the tests marked slow
+	$(BIN)/python -m pytest -q -m slow
+
+lint: $(STAMP) ## Lint and check formatting with ruff
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP) ## Format the code with ruff
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(STAMP) ## Run the benchmarks under bench/ (each ends with a JSON line)
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean: ## Remove build and demo artefacts (keeps .venv)
+	rm -rf demo-out build *.egg-info .pytest_cache .ruff_cache

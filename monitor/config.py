@@ -1,0 +1,357 @@
+"""The daemon's configuration: one YAML file read into pydantic models.
+
+``${NAME}`` and ``${NAME:-default}`` are replaced from the environment before parsing.
+Every error names the path (``models[0].check.every``), the value and what was expected.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from rules.durations import parse_duration
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class ConfigError(Exception):
+    """A configuration that cannot be used. ``problems`` holds one line per error."""
+
+    def __init__(self, source: str, problems: list[str]):
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+
+def _duration(value: Any) -> float:
+    return parse_duration(value)
+
+
+Duration = Annotated[float, BeforeValidator(_duration)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ApiConfig(_Model):
+    listen: str = "127.0.0.1:9108"
+    token: str | None = None
+    token_file: Path | None = None
+    max_body_bytes: int = Field(1_048_576, gt=0)
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+            raise ValueError("expected host:port such as 127.0.0.1:9108")
+        return value
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+    def resolved_token(self) -> str | None:
+        if self.token:
+            return self.token
+        if self.token_file:
+            return self.token_file.read_text().strip() or None
+        return None
+
+
+class PrometheusConfig(_Model):
+    url: str
+    timeout: Duration = 5.0
+
+
+class ServerConfig(_Model):
+    """Where the model is served. Paths default to the reference server's."""
+
+    url: str
+    metrics_path: str = "/metrics"
+    reload_path: str = "/-/reload"
+    token: str | None = None
+    token_file: Path | None = None
+    timeout: Duration = 5.0
+
+    @property
+    def metrics_url(self) -> str:
+        return self.url.rstrip("/") + self.metrics_path
+
+    @property
+    def reload_url(self) -> str:
+        return self.url.rstrip("/") + self.reload_path
+
+    def resolved_token(self) -> str | None:
+        if self.token:
+            return self.token
+        if self.token_file:
+            return self.token_file.read_text().strip() or None
+        return None
+
+
+class DataConfig(_Model):
+    """Where a model's data lives. ``reference`` seeds a model that has no version yet."""
+
+    predictions: Path
+    labels: Path | None = None
+    reference: Path | None = None
+    label_column: str = "label"
+
+
+class AugmentConfig(_Model):
+    kind: Literal["noise", "mixup", "smote", "shift", "rotate", "blur", "scale"]
+    strength: float = Field(0.05, ge=0)
+    fraction: float = Field(0.5, ge=0, le=4)
+
+
+class TrainingConfig(_Model):
+    max_epochs: int = Field(60, ge=1)
+    batch_size: int = Field(64, ge=1)
+    learning_rate: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    patience: int = Field(6, ge=1)
+    clip_grad_norm: float | None = Field(1.0, gt=0)
+    validation_fraction: float = Field(0.15, gt=0, lt=0.5)
+    augment: tuple[AugmentConfig, ...] = ()
+    seed: int = 0
+
+
+class RecipeConfig(_Model):
+    """How to build and train the model: ``factory`` is ``module:function`` returning a torch module."""
+
+    factory: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    task: Literal["classification", "regression"] = "classification"
+    training: TrainingConfig = TrainingConfig()
+    image_shape: tuple[int, int] | None = None
+
+    @field_validator("factory")
+    @classmethod
+    def _factory(cls, value: str) -> str:
+        module, sep, func = value.partition(":")
+        if not sep or not module or not func.isidentifier():
+            raise ValueError("expected 'package.module:function'")
+        return value
+
+
+class CheckConfig(_Model):
+    every: Duration = 60.0
+    window: Duration = 600.0
+    min_rows: int = Field(100, ge=1)
+    drift_share: float = Field(0.5, gt=0, le=1)
+    drift_methods: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("every", "window")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("expected a positive duration such as '30s'")
+        return value
+
+
+class CostConfig(_Model):
+    cpu_price_per_hour: float = Field(0.0, ge=0)
+    memory_price_per_gb_hour: float = Field(0.0, ge=0)
+
+
+class PolicyConfig(_Model):
+    """When a candidate may replace the champion. Constraints compare candidate and champion."""
+
+    constraints: tuple[str, ...] = (
+        "holdout_accuracy >= champion.holdout_accuracy - 0.02",
+        "latency_p95_seconds <= 2.0 * champion.latency_p95_seconds + 0.001",
+    )
+    objective: str = "recent_accuracy"
+    min_improvement: float = 0.01
+    approval: Literal["auto", "manual"] = "auto"
+
+
+class ModelConfig(_Model):
+    name: str = Field(pattern=NAME_PATTERN)
+    server: ServerConfig
+    data: DataConfig
+    features: tuple[str, ...] | None = None
+    recipe: RecipeConfig | None = None
+    check: CheckConfig = CheckConfig()
+    cost: CostConfig = CostConfig()
+    policy: PolicyConfig = PolicyConfig()
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class JobsConfig(_Model):
+    executor: Literal["local"] = "local"
+    concurrency: int = Field(1, ge=1)
+    timeout: Duration = 1800.0
+    heartbeat_timeout: Duration = 60.0
+    python: str | None = None
+
+
+class Config(_Model):
+    state: str = "sqlite:///./modelhealthd-state/state.db"
+    registry: Path = Path("./modelhealthd-state/registry")
+    reports: Path | None = None
+    api: ApiConfig = ApiConfig()
+    prometheus: PrometheusConfig | None = None
+    rules: tuple[Path, ...] = ()
+    jobs: JobsConfig = JobsConfig()
+    dry_run: bool = False
+    models: tuple[ModelConfig, ...] = ()
+
+    @model_validator(mode="after")
+    def _unique_models(self) -> Config:
+        seen: set[str] = set()
+        for model in self.models:
+            if model.name in seen:
+                raise ValueError(f"model name {model.name!r} appears twice; names must be unique")
+            seen.add(model.name)
+        return self
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.reports or self.registry.parent / "reports"
+
+    def model(self, name: str) -> ModelConfig:
+        for model in self.models:
+            if model.name == name:
+                return model
+        raise KeyError(f"no model named {name!r} in the config (known: {', '.join(m.name for m in self.models)})")
+
+
+def substitute_env(text: str, env: dict[str, str] | None = None) -> str:
+    """Replace ``${NAME}`` and ``${NAME:-default}``; an unset name without default is an error."""
+    env = os.environ if env is None else env
+    missing: list[str] = []
+
+    def repl(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        missing.append(name)
+        return ""
+
+    out = _ENV.sub(repl, text)
+    if missing:
+        raise ValueError("environment variable(s) not set: " + ", ".join(sorted(set(missing))))
+    return out
+
+
+def format_location(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif str(part).startswith("function-") or part in ("function-after", "function-before"):
+            continue
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _lookup(data: Any, loc: tuple[Any, ...]) -> tuple[bool, Any]:
+    for part in loc:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return False, None
+    return True, data
+
+
+def describe_errors(exc: ValidationError, raw: Any) -> list[str]:
+    problems = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not str(p).startswith("function-"))
+        found, value = _lookup(raw, loc)
+        message = err["msg"].removeprefix("Value error, ")
+        where = format_location(loc)
+        if err["type"] == "missing":
+            problems.append(f"{where}: required field is missing")
+        elif err["type"] == "extra_forbidden":
+            problems.append(f"{where}: unknown field (value {value!r}); check the spelling")
+        elif found:
+            message = message[:1].lower() + message[1:]
+            problems.append(f"{where}: got {value!r}; {message}")
+        else:
+            problems.append(f"{where}: {message}")
+    return problems
+
+
+def parse_config(text: str, source: str = "<config>", env: dict[str, str] | None = None, base: Path | None = None) -> Config:
+    """Parse YAML text into a :class:`Config`; relative paths resolve against ``base``."""
+    try:
+        text = substitute_env(text, env)
+    except ValueError as exc:
+        raise ConfigError(source, [str(exc)]) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ConfigError(source, [f"{where}not valid YAML ({getattr(exc, 'problem', exc)})"]) from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(source, [f"(top level): got {type(raw).__name__}; expected a mapping of settings"])
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(source, describe_errors(exc, raw)) from None
+    return _resolve_paths(config, base) if base else config
+
+
+def _resolve_paths(config: Config, base: Path) -> Config:
+    def fix(path: Path | None) -> Path | None:
+        return None if path is None or path.is_absolute() else base / path
+
+    models = tuple(
+        m.model_copy(
+            update={
+                "data": m.data.model_copy(
+                    update={
+                        "predictions": fix(m.data.predictions),
+                        "labels": fix(m.data.labels),
+                        "reference": fix(m.data.reference),
+                    }
+                )
+            }
+        )
+        for m in config.models
+    )
+    state = config.state
+    if state.startswith("sqlite:///") and not state.startswith("sqlite:////"):
+        rel = state.removeprefix("sqlite:///")
+        if rel and rel != ":memory:":
+            state = "sqlite:///" + str(base / rel)
+    return config.model_copy(
+        update={
+            "state": state,
+            "registry": fix(config.registry),
+            "reports": fix(config.reports),
+            "rules": tuple(fix(p) for p in config.rules),
+            "models": models,
+            "api": config.api.model_copy(update={"token_file": fix(config.api.token_file)}),
+        }
+    )
+
+
+def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:
+    """Read and validate a config file. Raises :class:`ConfigError` naming every problem."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot read the file: {exc.strerror or exc}"]) from None
+    return parse_config(text, str(path), env, base=path.resolve().parent)
