@@ -1,0 +1,55 @@
+"""``modelhealthd rules validate|test``: check rule files and run their unit tests."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from rules.loader import RuleError, load_rules
+from rules.testing import run_rule_tests
+
+
+def _print_problems(error: RuleError) -> None:
+    for problem in error.problems:
+        print(str(problem), file=sys.stderr)
+        if problem.expression is not None and problem.column is not None:
+            text = problem.expression.replace("\n", " ").replace("\t", " ")
+            print(f"    {text}\n    {' ' * (problem.column - 1)}^", file=sys.stderr)
+
+
+def register(app: typer.Typer) -> None:
+    group = typer.Typer(help="Check rule files and run their unit tests.", no_args_is_help=True)
+    app.add_typer(group, name="rules")
+
+    @group.command("validate")
+    def validate(files: list[Path] = typer.Argument(..., help="Rule files to check.")) -> None:
+        """Check rule files; print every problem with its file, rule, field and column. Exit 1 on any."""
+        failed = False
+        for path in files:
+            try:
+                ruleset = load_rules(path)
+            except RuleError as exc:
+                _print_problems(exc)
+                failed = True
+                continue
+            print(f"{path}: ok ({len(ruleset)} rule(s))")
+        if failed:
+            raise typer.Exit(1)
+
+    @group.command("test")
+    def test(files: list[Path] = typer.Argument(..., help="Rule test files (promtool-style).")) -> None:
+        """Run rule unit tests; print a diff for every failed check. Exit 1 on any failure."""
+        failed = False
+        for path in files:
+            try:
+                report = run_rule_tests(path)
+            except RuleError as exc:
+                _print_problems(exc)
+                failed = True
+                continue
+            print(report.format())
+            failed = failed or not report.passed
+        if failed:
+            raise typer.Exit(1)
