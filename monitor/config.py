@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from rules.durations import parse_duration
 
@@ -75,10 +83,24 @@ class PrometheusConfig(_Model):
     timeout: Duration = 5.0
 
 
+class MetricNamesConfig(_Model):
+    """Names of the server's metrics. ``preset`` fills the names; any name given here overrides it."""
+
+    preset: Literal["reference", "generic"] = "reference"
+    duration_histogram: str | None = None
+    requests_counter: str | None = None
+    predictions_counter: str | None = None
+    errors_counter: str | None = None
+    model_label: str | None = None
+
+
 class ServerConfig(_Model):
     """Where the model is served. Paths default to the reference server's."""
 
     url: str
+    metrics: MetricNamesConfig = MetricNamesConfig()
+    prometheus_selector: str | None = None
+    queries: dict[str, str] = Field(default_factory=dict)
     metrics_path: str = "/metrics"
     reload_path: str = "/-/reload"
     token: str | None = None
@@ -226,7 +248,9 @@ class Config(_Model):
         for model in self.models:
             if model.name == name:
                 return model
-        raise KeyError(f"no model named {name!r} in the config (known: {', '.join(m.name for m in self.models)})")
+        raise KeyError(
+            f"no model named {name!r} in the config (known: {', '.join(m.name for m in self.models)})"
+        )
 
 
 def substitute_env(text: str, env: dict[str, str] | None = None) -> str:
@@ -289,7 +313,9 @@ def describe_errors(exc: ValidationError, raw: Any) -> list[str]:
     return problems
 
 
-def parse_config(text: str, source: str = "<config>", env: dict[str, str] | None = None, base: Path | None = None) -> Config:
+def parse_config(
+    text: str, source: str = "<config>", env: dict[str, str] | None = None, base: Path | None = None
+) -> Config:
     """Parse YAML text into a :class:`Config`; relative paths resolve against ``base``."""
     try:
         text = substitute_env(text, env)
@@ -314,7 +340,9 @@ def parse_config(text: str, source: str = "<config>", env: dict[str, str] | None
 
 def _resolve_paths(config: Config, base: Path) -> Config:
     def fix(path: Path | None) -> Path | None:
-        return None if path is None or path.is_absolute() else base / path
+        if path is None or path.is_absolute():
+            return path
+        return base / path
 
     models = tuple(
         m.model_copy(

@@ -133,7 +133,9 @@ class Manifest:
     def from_json(cls, data: Mapping[str, Any], source: str) -> Manifest:
         schema = data.get("schema")
         if schema != MANIFEST_SCHEMA:
-            raise RegistryError(f"{source}: manifest schema {schema!r} is not supported (expected {MANIFEST_SCHEMA})")
+            raise RegistryError(
+                f"{source}: manifest schema {schema!r} is not supported (expected {MANIFEST_SCHEMA})"
+            )
         try:
             return cls(
                 model=data["model"],
@@ -197,7 +199,9 @@ class FileRegistry:
             raise RegistryError(f"{path}: not valid JSON ({exc})") from None
         manifest = Manifest.from_json(data, str(path))
         if manifest.model != model or manifest.version != version:
-            raise RegistryError(f"{path}: manifest says {manifest.model} v{manifest.version}, expected {model} v{version}")
+            raise RegistryError(
+                f"{path}: manifest says {manifest.model} v{manifest.version}, expected {model} v{version}"
+            )
         return manifest
 
     def file(self, model: str, version: str, name: str) -> Path:
@@ -278,7 +282,12 @@ class FileRegistry:
         try:
             hashes: dict[str, str] = {}
             for name, content in files.items():
-                if "/" in name or name.startswith(".") or not name.endswith(ALLOWED_SUFFIXES) or name == "manifest.json":
+                if (
+                    "/" in name
+                    or name.startswith(".")
+                    or not name.endswith(ALLOWED_SUFFIXES)
+                    or name == "manifest.json"
+                ):
                     raise RegistryError(f"{model} v{version}: refusing artifact name {name!r}")
                 target = staging / name
                 if isinstance(content, bytes):
@@ -329,7 +338,9 @@ class FileRegistry:
             if not parent.is_dir():
                 continue
             for p in parent.iterdir():
-                if p.name.startswith(".staging-") or (p.name.startswith(".production.") and p.name.endswith(".tmp")):
+                if p.name.startswith(".staging-") or (
+                    p.name.startswith(".production.") and p.name.endswith(".tmp")
+                ):
                     shutil.rmtree(p) if p.is_dir() else p.unlink()
                     removed.append(p)
         return removed

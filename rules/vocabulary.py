@@ -22,7 +22,9 @@ VOCABULARY: tuple[MeasurementName, ...] = (
     MeasurementName("drift_share", "ratio", "Share of features whose drift test says drifted (0-1)."),
     MeasurementName("drifted_features", "features", "Number of features whose drift test says drifted."),
     MeasurementName("dataset_drift", "bool", "1 when drift_share reaches the dataset drift share, else 0."),
-    MeasurementName("prediction_drift_score", "score", "Drift score of the prediction column (method-specific)."),
+    MeasurementName(
+        "prediction_drift_score", "score", "Drift score of the prediction column (method-specific)."
+    ),
     MeasurementName("prediction_drift", "bool", "1 when the prediction column drifted, else 0."),
     MeasurementName("drift_impact", "ratio", "Largest accuracy impact of a drifted feature on the window."),
     # serving
@@ -33,7 +35,9 @@ VOCABULARY: tuple[MeasurementName, ...] = (
     MeasurementName("prediction_rate", "predictions/s", "Predictions per second over the window."),
     MeasurementName("error_ratio", "ratio", "Failed requests divided by all requests (0-1)."),
     # cost
-    MeasurementName("cpu_seconds_per_1k_predictions", "seconds", "Server CPU seconds spent per 1000 predictions."),
+    MeasurementName(
+        "cpu_seconds_per_1k_predictions", "seconds", "Server CPU seconds spent per 1000 predictions."
+    ),
     MeasurementName("cost_per_1k_predictions", "currency", "Estimated serving cost per 1000 predictions."),
     MeasurementName("memory_bytes", "bytes", "Resident memory of the model server."),
     # accuracy and fit
@@ -42,8 +46,12 @@ VOCABULARY: tuple[MeasurementName, ...] = (
     MeasurementName("f1", "ratio", "Macro F1 on labelled predictions of the serving version."),
     MeasurementName("mae", "units", "Mean absolute error on labelled predictions (regression)."),
     MeasurementName("rmse", "units", "Root mean squared error on labelled predictions (regression)."),
-    MeasurementName("estimated_accuracy", "ratio", "Accuracy estimated from calibrated confidence, no labels."),
-    MeasurementName("train_holdout_gap", "ratio", "Train accuracy minus holdout accuracy of the serving version."),
+    MeasurementName(
+        "estimated_accuracy", "ratio", "Accuracy estimated from calibrated confidence, no labels."
+    ),
+    MeasurementName(
+        "train_holdout_gap", "ratio", "Train accuracy minus holdout accuracy of the serving version."
+    ),
     # data quality
     MeasurementName("missing_ratio", "ratio", "Share of feature values that are missing, NaN or inf."),
     MeasurementName("out_of_range_ratio", "ratio", "Share of feature values outside the reference range."),

@@ -1,0 +1,103 @@
+"""One way to run an ONNX model, shared by the server and the evaluator so both read outputs alike.
+
+The model contract: the first graph input takes float32 ``[N, F]`` in the manifest's feature
+order. Outputs are interpreted as follows:
+
+* a float output of shape ``[N, C]`` with ``C > 1`` holds class probabilities;
+* an integer or string output of shape ``[N]`` holds predicted labels (as scikit-learn's
+  converters emit); a ``seq(map)`` of probabilities is also understood;
+* for regression, a float output of shape ``[N]`` or ``[N, 1]`` holds the value.
+
+Classifiers trained by modelhealthd output ``probabilities`` only, and the manifest's
+``classes`` map a column index to the label value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Prediction:
+    labels: list[Any]
+    proba: np.ndarray | None  # [N, C] float, or None for regressors
+
+
+class OnnxModelError(Exception):
+    """The ONNX file cannot be loaded or its outputs do not fit the model contract."""
+
+
+class OnnxModel:
+    """A loaded ONNX Runtime session plus the manifest facts needed to read its outputs."""
+
+    def __init__(
+        self,
+        model_bytes: bytes,
+        *,
+        task: str = "classification",
+        classes: Sequence[Any] = (),
+        threads: int = 1,
+        source: str = "model.onnx",
+    ):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise OnnxModelError(f"{source}: ONNX Runtime cannot load it ({exc})") from None
+        self.task = task
+        self.classes = list(classes)
+        self.source = source
+        first = self.session.get_inputs()[0]
+        self.input_name = first.name
+        shape = first.shape
+        self.n_features = shape[1] if len(shape) == 2 and isinstance(shape[1], int) else None
+        self.output_names = [o.name for o in self.session.get_outputs()]
+
+    def run(self, features: np.ndarray) -> Prediction:
+        x = np.ascontiguousarray(features, dtype=np.float32)
+        if x.ndim != 2:
+            raise OnnxModelError(f"{self.source}: expected a 2-D feature array, got shape {x.shape}")
+        if self.n_features is not None and x.shape[1] != self.n_features:
+            raise OnnxModelError(
+                f"{self.source}: expected {self.n_features} features per row, got {x.shape[1]}"
+            )
+        outputs = self.session.run(None, {self.input_name: x})
+        return self._interpret(outputs, len(x))
+
+    def _interpret(self, outputs: list[Any], n: int) -> Prediction:
+        if self.task == "regression":
+            for out in outputs:
+                arr = np.asarray(out)
+                if arr.dtype.kind == "f" and arr.shape[0] == n and arr.size == n:
+                    return Prediction(labels=arr.reshape(n).astype(float).tolist(), proba=None)
+            raise OnnxModelError(f"{self.source}: no float output of shape [N] or [N, 1] for a regressor")
+        proba, labels = None, None
+        for out in outputs:
+            if isinstance(out, list) and out and isinstance(out[0], dict):
+                keys = sorted(out[0])
+                proba = np.array([[row[k] for k in keys] for row in out], dtype=np.float32)
+                if not self.classes:
+                    self.classes = keys
+                continue
+            arr = np.asarray(out)
+            if arr.ndim == 2 and arr.shape[1] > 1 and arr.dtype.kind == "f" and proba is None:
+                proba = arr.astype(np.float32, copy=False)
+            elif arr.ndim == 1 and arr.shape[0] == n and arr.dtype.kind in "iuUOb":
+                labels = arr.tolist()
+        if labels is None:
+            if proba is None:
+                raise OnnxModelError(
+                    f"{self.source}: no probabilities [N, C] or labels [N] among its outputs"
+                )
+            index = proba.argmax(axis=1)
+            labels = [self.classes[i] for i in index] if self.classes else index.tolist()
+        return Prediction(labels=labels, proba=proba)
