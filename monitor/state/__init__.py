@@ -1,0 +1,1 @@
+"""The daemon's durable facts: checks, rule states, jobs, promotions, the decision log and labels."""
