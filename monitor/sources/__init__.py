@@ -1,0 +1,1 @@
+"""Where a check's inputs come from: serving metrics (scrape or Prometheus), prediction logs and labels."""

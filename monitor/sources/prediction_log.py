@@ -1,0 +1,280 @@
+"""Reading a model's prediction log incrementally into NumPy column chunks.
+
+The log is append-only JSON Lines (one file per hour) or Parquet, one record per prediction:
+``ts`` (RFC 3339 UTC), ``request_id``, ``model``, ``version``, ``features`` (object),
+``prediction`` and optional ``proba``. Only new bytes are parsed on each read; rows older
+than the window are dropped. A line that cannot be parsed is counted and skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import deque
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+_HOURLY = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2})")
+
+
+def parse_ts(value: Any) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        stamp = datetime.fromisoformat(value)
+        if stamp.tzinfo is None:
+            stamp = stamp.replace(tzinfo=UTC)
+        return stamp.timestamp()
+    raise ValueError(f"ts {value!r} is not an RFC 3339 time")
+
+
+@dataclass
+class _Chunk:
+    at: np.ndarray
+    request_ids: np.ndarray
+    versions: np.ndarray
+    columns: dict[str, np.ndarray]
+    predictions: np.ndarray
+    confidence: np.ndarray
+    missing_columns: set[str] = field(default_factory=set)
+    extra_columns: set[str] = field(default_factory=set)
+    wrong_type_columns: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class PredictionWindow:
+    """The rows of one check window, column by column."""
+
+    at: np.ndarray
+    request_ids: np.ndarray
+    versions: np.ndarray
+    columns: dict[str, np.ndarray]
+    predictions: np.ndarray
+    confidence: np.ndarray
+    bad_lines: int = 0
+    missing_columns: frozenset[str] = frozenset()
+    extra_columns: frozenset[str] = frozenset()
+    wrong_type_columns: frozenset[str] = frozenset()
+
+    @property
+    def rows(self) -> int:
+        return len(self.at)
+
+    @property
+    def schema_errors(self) -> int:
+        return len(self.missing_columns) + len(self.extra_columns) + len(self.wrong_type_columns)
+
+
+class _ChunkBuilder:
+    def __init__(self, features: Sequence[str], categorical: Collection[str]):
+        self.features = list(features)
+        self.index = {f: i for i, f in enumerate(self.features)}
+        self.categorical = set(categorical)
+        self.at: list[float] = []
+        self.ids: list[str] = []
+        self.versions: list[str] = []
+        self.values: list[list[Any]] = []
+        self.preds: list[Any] = []
+        self.conf: list[float] = []
+        self.missing: set[str] = set()
+        self.extra: set[str] = set()
+        self.wrong: set[str] = set()
+
+    def add(self, record: dict[str, Any]) -> None:
+        at = parse_ts(record["ts"])
+        feats = record["features"]
+        if not isinstance(feats, dict):
+            raise ValueError("features is not an object")
+        prediction = record["prediction"]
+        row: list[Any] = [math.nan] * len(self.features)
+        for key, value in feats.items():
+            i = self.index.get(key)
+            if i is None:
+                self.extra.add(key)
+            elif key in self.categorical:
+                row[i] = None if value is None else str(value)
+            elif isinstance(value, int | float) and not isinstance(value, bool):
+                row[i] = float(value)
+            elif value is not None:
+                self.wrong.add(key)
+        if len(feats) < len(self.features):
+            self.missing.update(f for f in self.features if f not in feats)
+        proba = record.get("proba")
+        conf = (
+            max(proba)
+            if isinstance(proba, list) and proba and all(isinstance(p, int | float) for p in proba)
+            else math.nan
+        )
+        self.at.append(at)
+        self.ids.append(str(record["request_id"]))
+        self.versions.append(str(record.get("version", "")))
+        self.values.append(row)
+        self.preds.append(prediction)
+        self.conf.append(float(conf))
+
+    def build(self) -> _Chunk | None:
+        if not self.at:
+            return None
+        columns: dict[str, np.ndarray] = {}
+        for i, name in enumerate(self.features):
+            col = [r[i] for r in self.values]
+            if name in self.categorical:
+                columns[name] = np.array(col, dtype=object)
+            else:
+                columns[name] = np.array(col, dtype=np.float64)
+        preds = np.array(self.preds, dtype=object)
+        if all(isinstance(p, int | float) and not isinstance(p, bool) for p in self.preds):
+            preds = np.array(self.preds, dtype=np.float64)
+        return _Chunk(
+            at=np.array(self.at, dtype=np.float64),
+            request_ids=np.array(self.ids, dtype=object),
+            versions=np.array(self.versions, dtype=object),
+            columns=columns,
+            predictions=preds,
+            confidence=np.array(self.conf, dtype=np.float64),
+            missing_columns=self.missing,
+            extra_columns=self.extra,
+            wrong_type_columns=self.wrong,
+        )
+
+
+class PredictionLogReader:
+    """Tails every log file of one model; call :meth:`window` once per check."""
+
+    def __init__(
+        self, directory: str | Path, model: str, features: Sequence[str], categorical: Collection[str] = ()
+    ):
+        self.directory = Path(directory)
+        self.model = model
+        self.features = tuple(features)
+        self.categorical = frozenset(categorical)
+        self.offsets: dict[str, tuple[int, int]] = {}  # name -> (inode, offset)
+        self.chunks: deque[_Chunk] = deque()
+        self.bad: deque[float] = deque()
+        self.bad_total = 0
+
+    def _files(self) -> list[Path]:
+        try:
+            entries = sorted(self.directory.iterdir())
+        except FileNotFoundError:
+            return []
+        return [p for p in entries if p.suffix in (".jsonl", ".parquet") and p.is_file()]
+
+    def _skip_old(self, path: Path, start: float) -> bool:
+        match = _HOURLY.search(path.name)
+        if not match:
+            return False
+        try:
+            hour = datetime.strptime(match.group(1), "%Y-%m-%dT%H").replace(tzinfo=UTC).timestamp()
+        except ValueError:
+            return False
+        return hour + 3600 < start
+
+    def _read_new(self, path: Path, start: float, now: float, builder: _ChunkBuilder) -> None:
+        stat = path.stat()
+        inode, offset = self.offsets.get(path.name, (stat.st_ino, -1))
+        if offset < 0 and self._skip_old(path, start):
+            self.offsets[path.name] = (stat.st_ino, stat.st_size)
+            return
+        if inode != stat.st_ino or stat.st_size < max(offset, 0):
+            offset = -1  # replaced or truncated: read it again from the start
+        offset = max(offset, 0)
+        if path.suffix == ".parquet":
+            if offset == 0:
+                self._read_parquet(path, builder, now)
+            self.offsets[path.name] = (stat.st_ino, stat.st_size)
+            return
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            data = fh.read()
+        end = data.rfind(b"\n")
+        if end < 0:
+            self.offsets[path.name] = (stat.st_ino, offset)
+            return
+        for line in data[: end + 1].splitlines():
+            if line.strip():
+                self._parse_line(line, builder, now)
+        self.offsets[path.name] = (stat.st_ino, offset + end + 1)
+
+    def _parse_line(self, line: bytes, builder: _ChunkBuilder, now: float) -> None:
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise ValueError("not an object")
+            if record.get("model", self.model) != self.model:
+                return
+            builder.add(record)
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+            self.bad.append(now)
+            self.bad_total += 1
+
+    def _read_parquet(self, path: Path, builder: _ChunkBuilder, now: float) -> None:
+        import pyarrow.parquet as pq
+
+        try:
+            records = pq.read_table(path).to_pylist()
+        except Exception:  # pyarrow raises many types for a broken file
+            self.bad.append(now)
+            self.bad_total += 1
+            return
+        for record in records:
+            if "features" not in record:
+                record = dict(record, features={f: record.get(f) for f in self.features if f in record})
+            try:
+                if hasattr(record.get("ts"), "timestamp"):
+                    record["ts"] = record["ts"].timestamp()
+                if record.get("model", self.model) == self.model:
+                    builder.add(record)
+            except (ValueError, KeyError, TypeError):
+                self.bad.append(now)
+                self.bad_total += 1
+
+    def window(self, start: float, end: float) -> PredictionWindow:
+        builder = _ChunkBuilder(self.features, self.categorical)
+        for path in self._files():
+            try:
+                self._read_new(path, start, end, builder)
+            except OSError:
+                continue
+        chunk = builder.build()
+        if chunk is not None:
+            self.chunks.append(chunk)
+        while self.chunks and len(self.chunks[0].at) and self.chunks[0].at.max() < start:
+            self.chunks.popleft()
+        while self.bad and self.bad[0] < start:
+            self.bad.popleft()
+        return self._assemble(start, end)
+
+    def _assemble(self, start: float, end: float) -> PredictionWindow:
+        parts = [(c, (c.at >= start) & (c.at <= end)) for c in self.chunks]
+        parts = [(c, m) for c, m in parts if m.any()]
+
+        def cat(get, dtype) -> np.ndarray:  # noqa: ANN001
+            arrays = [get(c)[m] for c, m in parts]
+            return np.concatenate(arrays) if arrays else np.array([], dtype=dtype)
+
+        columns = {
+            f: cat(lambda c, f=f: c.columns[f], object if f in self.categorical else np.float64)
+            for f in self.features
+        }
+        preds = cat(lambda c: c.predictions, object)
+        if preds.dtype == object and len(preds) and all(isinstance(p, int | float) for p in preds):
+            preds = preds.astype(np.float64)
+        return PredictionWindow(
+            at=cat(lambda c: c.at, np.float64),
+            request_ids=cat(lambda c: c.request_ids, object),
+            versions=cat(lambda c: c.versions, object),
+            columns=columns,
+            predictions=preds,
+            confidence=cat(lambda c: c.confidence, np.float64),
+            bad_lines=len(self.bad),
+            missing_columns=frozenset().union(*(c.missing_columns for c, _ in parts)),
+            extra_columns=frozenset().union(*(c.extra_columns for c, _ in parts)),
+            wrong_type_columns=frozenset().union(*(c.wrong_type_columns for c, _ in parts)),
+        )

@@ -1,0 +1,144 @@
+"""Serving signals by scraping a server's ``/metrics`` and differencing samples over the window.
+
+Used when no Prometheus is configured. Counter resets are handled like PromQL's ``increase``.
+The first scrape after start only records a sample, so its rates and quantiles are unknown.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from monitor.config import ModelConfig
+from monitor.sources.base import ServingSignals, cost_per_1k
+from monitor.sources.histogram import histogram_quantile, increase
+from monitor.sources.metric_names import MetricNames, resolve
+
+
+@dataclass(frozen=True)
+class Sample:
+    at: float
+    requests: float | None
+    predictions: float | None
+    errors: float | None
+    buckets: tuple[tuple[float, float], ...]
+    cpu_seconds: float | None
+    memory_bytes: float | None
+
+
+def parse_sample(text: str, names: MetricNames, model: str, at: float) -> Sample:
+    """Pick the series that belong to ``model`` out of one exposition."""
+    sums: dict[str, float] = {}
+    buckets: dict[float, float] = {}
+    wanted = {names.requests_counter, names.predictions_counter, names.errors_counter}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            label = sample.labels.get(names.model_label) if names.model_label else None
+            mine = label is None or label == model
+            if sample.name == f"{names.duration_histogram}_bucket" and mine:
+                bound = float(sample.labels["le"])
+                buckets[bound] = buckets.get(bound, 0.0) + sample.value
+            elif sample.name in wanted and mine:
+                sums[sample.name] = sums.get(sample.name, 0.0) + sample.value
+            elif sample.name in ("process_cpu_seconds_total", "process_resident_memory_bytes"):
+                sums[sample.name] = sample.value
+    return Sample(
+        at=at,
+        requests=sums.get(names.requests_counter),
+        predictions=sums.get(names.predictions_counter),
+        errors=sums.get(names.errors_counter, 0.0 if names.requests_counter in sums else None),
+        buckets=tuple(sorted(buckets.items())),
+        cpu_seconds=sums.get("process_cpu_seconds_total"),
+        memory_bytes=sums.get("process_resident_memory_bytes"),
+    )
+
+
+def _increase(samples: list[Sample], attr: str) -> float | None:
+    """Counter increase; a series absent from earlier scrapes had not been created yet, so it was 0."""
+    values = [getattr(s, attr) for s in samples]
+    if values[-1] is None:
+        return None
+    return increase([0.0 if v is None else v for v in values])
+
+
+def _bucket_increase(samples: list[Sample]) -> list[tuple[float, float]]:
+    bounds = {b for b, _ in samples[-1].buckets}
+    out = []
+    for bound in bounds:
+        series = [dict(s.buckets).get(bound) for s in samples]
+        series = [v for v in series if v is not None]
+        out.append((bound, increase(series)))
+    return out
+
+
+def signals_from_samples(samples: list[Sample], model: ModelConfig) -> dict[str, float | None]:
+    first, last = samples[0], samples[-1]
+    elapsed = last.at - first.at
+    reqs = _increase(samples, "requests")
+    preds = _increase(samples, "predictions")
+    errs = _increase(samples, "errors")
+    cpu = _increase(samples, "cpu_seconds")
+    buckets = _bucket_increase(samples)
+    values: dict[str, float | None] = {
+        "request_rate": reqs / elapsed if reqs is not None and elapsed > 0 else None,
+        "prediction_rate": preds / elapsed if preds is not None and elapsed > 0 else None,
+        "error_ratio": errs / reqs if errs is not None and reqs else None,
+        "memory_bytes": last.memory_bytes,
+    }
+    for q, name in (
+        (0.5, "latency_p50_seconds"),
+        (0.95, "latency_p95_seconds"),
+        (0.99, "latency_p99_seconds"),
+    ):
+        values[name] = histogram_quantile(q, buckets) if buckets else None
+    cpu_per_pred = cpu / preds if cpu is not None and preds else None
+    values["cpu_seconds_per_1k_predictions"] = cpu_per_pred * 1000 if cpu_per_pred is not None else None
+    values["cost_per_1k_predictions"] = cost_per_1k(
+        cpu_per_pred,
+        last.memory_bytes,
+        elapsed / preds if preds else None,
+        model.cost.cpu_price_per_hour,
+        model.cost.memory_price_per_gb_hour,
+    )
+    return {k: (None if v is not None and not math.isfinite(v) else v) for k, v in values.items()}
+
+
+class ScrapeSource:
+    """Scrapes each model server directly and keeps a window of samples per model."""
+
+    name = "scrape"
+
+    def __init__(self, session: requests.Session | None = None, max_samples: int = 512):
+        self.session = session or requests.Session()
+        self.max_samples = max_samples
+        self.history: dict[str, deque[Sample]] = {}
+
+    def read(self, model: ModelConfig, now: float) -> ServingSignals:
+        names = resolve(model.server.metrics)
+        try:
+            response = self.session.get(model.server.metrics_url, timeout=model.server.timeout)
+            response.raise_for_status()
+            sample = parse_sample(response.text, names, model.name, now)
+        except (requests.RequestException, ValueError) as exc:
+            return ServingSignals.unknown(self.name, f"scrape of {model.server.metrics_url} failed: {exc}")
+        history = self.history.setdefault(model.name, deque(maxlen=self.max_samples))
+        history.append(sample)
+        while len(history) > 2 and history[0].at < now - model.check.window:
+            history.popleft()
+        if sample.requests is None:
+            return ServingSignals.unknown(
+                self.name,
+                f"{model.server.metrics_url} has no {names.requests_counter} series for model {model.name!r}",
+            )
+        if len(history) < 2:
+            return ServingSignals(
+                source=self.name,
+                up=True,
+                values=ServingSignals.unknown(self.name, "").values | {"memory_bytes": sample.memory_bytes},
+                reason="first sample; rates need two scrapes",
+            )
+        return ServingSignals(source=self.name, up=True, values=signals_from_samples(list(history), model))
