@@ -1,0 +1,1 @@
+"""Built-in recipes (model factories) that a config can name as ``reoptimize.recipes.<module>:<function>``."""
