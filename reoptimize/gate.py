@@ -1,0 +1,162 @@
+"""The promotion gate: a policy of constraints and an objective, and a readable verdict.
+
+Constraints are expressions over the candidate's metrics (bare names) and the champion's
+(``champion.<name>``), such as ``holdout_accuracy >= champion.holdout_accuracy - 0.02``.
+They are checked when the policy loads (see :mod:`reoptimize.policy`) and evaluated by
+``simpleeval``, never ``eval``. A constraint that reads a metric that
+was not measured (``None``) fails: the gate fails closed. A candidate passes only when
+every constraint holds and the objective improves by at least ``min_improvement``; no gain
+on the objective makes up for a failed constraint.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from reoptimize.metrics import CandidateMetrics
+from reoptimize.policy import FUNCTIONS, Policy, PolicyError, parse_constraint, references
+
+__all__ = ["ConstraintResult", "GateVerdict", "Policy", "PolicyError", "check_constraint", "decide"]
+
+
+@dataclass(frozen=True)
+class ConstraintResult:
+    expression: str
+    values: Mapping[str, float | None]
+    ok: bool
+    detail: str  # the expression with values filled in, or why it could not be checked
+
+
+@dataclass(frozen=True)
+class GateVerdict:
+    passed: bool
+    objective: str
+    candidate_value: float | None
+    champion_value: float | None
+    objective_gain: float | None
+    min_improvement: float
+    constraints: tuple[ConstraintResult, ...]
+    reasons: tuple[str, ...]
+    approval: str = "auto"
+    candidate_label: str = "candidate"
+    champion_label: str = "champion"
+    trigger: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def auto_promote(self) -> bool:
+        """True when the daemon may promote without a person: passed and approval is auto."""
+        return self.passed and self.approval == "auto"
+
+    def text(self) -> str:
+        """The decision record a person reads to learn why a model did or did not change."""
+        from reoptimize.gate_text import verdict_text
+
+        return verdict_text(self)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "auto_promote": self.auto_promote,
+            "objective": self.objective,
+            "candidate_value": self.candidate_value,
+            "champion_value": self.champion_value,
+            "objective_gain": self.objective_gain,
+            "min_improvement": self.min_improvement,
+            "constraints": [
+                {"expression": c.expression, "values": dict(c.values), "ok": c.ok, "detail": c.detail}
+                for c in self.constraints
+            ],
+            "reasons": list(self.reasons),
+            "approval": self.approval,
+            "candidate": self.candidate_label,
+            "champion": self.champion_label,
+            "trigger": dict(self.trigger),
+            "text": self.text(),
+        }
+
+
+def check_constraint(
+    expression: str, candidate: CandidateMetrics, champion: CandidateMetrics
+) -> ConstraintResult:
+    """Evaluate one constraint; a ``None`` input or an evaluation error makes it fail."""
+    from simpleeval import SimpleEval
+
+    tree = parse_constraint(expression)
+    refs = references(tree, "constraint")
+    values = {
+        r: (champion if r.startswith("champion.") else candidate).get(r.removeprefix("champion."))
+        for r in refs
+    }
+    unmeasured = [r for r, v in values.items() if v is None]
+    if unmeasured:
+        return ConstraintResult(expression, values, False, f"not measured: {', '.join(unmeasured)}")
+    filled = ast.unparse(_Fill(values).visit(parse_constraint(expression)))
+    evaluator = SimpleEval(names={**candidate.to_json(), "champion": champion.to_json()}, functions=FUNCTIONS)
+    try:
+        result = evaluator.eval(expression.strip())
+    except Exception as exc:  # division by zero, overflow, and simpleeval's own errors
+        return ConstraintResult(expression, values, False, f"{filled} could not be evaluated ({exc})")
+    if not isinstance(result, bool):
+        return ConstraintResult(expression, values, False, f"{filled} gave {result!r}, not true/false")
+    return ConstraintResult(expression, values, result, filled)
+
+
+class _Fill(ast.NodeTransformer):
+    """Replace metric references by their values, for the human-readable record."""
+
+    def __init__(self, values: Mapping[str, Any]):
+        self.values = values
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+        return ast.Name(id=fmt(self.values.get(f"champion.{node.attr}")))
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        return ast.Name(id=fmt(self.values[node.id])) if node.id in self.values else node
+
+
+def fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def decide(
+    candidate: CandidateMetrics,
+    champion: CandidateMetrics,
+    policy: Policy,
+    trigger: Mapping[str, Any] | None = None,
+    *,
+    candidate_label: str = "candidate",
+    champion_label: str = "champion",
+) -> GateVerdict:
+    """Apply ``policy`` to a candidate measured in the same run as the champion."""
+    results = tuple(check_constraint(text, candidate, champion) for text in policy.constraints)
+    reasons = [f"constraint failed: {r.expression} ({r.detail})" for r in results if not r.ok]
+    cand, champ = candidate.get(policy.metric), champion.get(policy.metric)
+    gain = None
+    if cand is None or champ is None:
+        missing = " and ".join(n for n, v in (("candidate", cand), ("champion", champ)) if v is None)
+        reasons.append(f"objective {policy.metric} not measured for the {missing}")
+    else:
+        gain = (cand - champ) if policy.maximize else (champ - cand)
+        if not gain >= policy.min_improvement:
+            reasons.append(
+                f"objective {policy.metric} gain {gain:+.4g} is below the minimum {policy.min_improvement:g}"
+            )
+    return GateVerdict(
+        passed=not reasons,
+        objective=policy.objective,
+        candidate_value=cand,
+        champion_value=champ,
+        objective_gain=gain,
+        min_improvement=policy.min_improvement,
+        constraints=results,
+        reasons=tuple(reasons),
+        approval=policy.approval,
+        candidate_label=candidate_label,
+        champion_label=champion_label,
+        trigger=dict(trigger or {}),
+    )
