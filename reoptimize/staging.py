@@ -1,0 +1,85 @@
+"""Writing a candidate into the registry as a new version (never as production)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from reoptimize.reference import parquet_bytes, predict_frame
+from reoptimize.registry import FileRegistry, Manifest
+from reoptimize.steps.base import Candidate
+
+MIN_REFERENCE_ROWS = 500
+
+
+def new_reference(
+    candidate: Candidate,
+    recent: pd.DataFrame,
+    unlabelled: pd.DataFrame | None,
+    old_reference: pd.DataFrame,
+    features: Sequence[str],
+    label: str,
+    min_rows: int = MIN_REFERENCE_ROWS,
+) -> pd.DataFrame:
+    """The recent window (labelled and unlabelled rows) as the new version's reference.
+
+    The candidate's ``_prediction``/``_confidence`` are added. A small window would make
+    drift tests noisy, so below ``min_rows`` rows it is topped up with a fixed sample of the
+    old reference. ``_source`` says where each row came from.
+    """
+    from reoptimize.onnx_model import OnnxModel
+
+    def part(frame: pd.DataFrame, source: str) -> pd.DataFrame:
+        return frame[[c for c in (*features, label) if c in frame.columns]].assign(_source=source)
+
+    frames = [part(recent, "recent")]
+    if unlabelled is not None and len(unlabelled):
+        frames.append(part(unlabelled, "recent_unlabelled"))
+    missing = min_rows - sum(len(f) for f in frames)
+    if missing > 0 and len(old_reference):
+        sample = old_reference.sample(min(missing, len(old_reference)), random_state=0)
+        frames.append(part(sample, "previous_reference"))
+    frame = pd.concat(frames, ignore_index=True)
+    model = OnnxModel(
+        candidate.onnx_bytes, task=candidate.task, classes=candidate.classes, source=candidate.name
+    )
+    return predict_frame(model, frame, features)
+
+
+def stage_version(
+    registry: FileRegistry,
+    model: str,
+    candidate: Candidate,
+    *,
+    version: str,
+    parent: str,
+    reference: pd.DataFrame,
+    holdout_bytes: bytes,
+    features: Sequence[str],
+    label: str,
+    metrics: Mapping[str, Any],
+    lineage: Mapping[str, Any],
+) -> Manifest:
+    """Add the candidate as ``version``; the production pointer is left alone."""
+    files: dict[str, bytes] = {
+        "model.onnx": candidate.onnx_bytes,
+        "reference.parquet": parquet_bytes(reference),
+        "holdout.parquet": holdout_bytes,
+    }
+    if candidate.weights is not None:
+        files["weights.safetensors"] = candidate.weights
+    return registry.add_version(
+        model,
+        files,
+        parent=parent,
+        task=candidate.task,
+        features=tuple(features),
+        label=label,
+        classes=tuple(candidate.classes),
+        metrics=metrics,
+        lineage=lineage,
+        extra=dict(candidate.stats),
+        version=version,
+    )
