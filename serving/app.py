@@ -27,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry
@@ -85,6 +86,10 @@ class _Predictor:
             raise _Refused(
                 500, "model_error", f"{loaded.model} v{loaded.version} failed to predict: {exc}"
             ) from None
+        if result.proba is not None and not np.isfinite(result.proba).all():
+            raise _Refused(
+                500, "model_error", f"{loaded.model} v{loaded.version} produced non-finite probabilities"
+            )
         ids = _request_ids(parsed.ids, prefix, len(parsed.matrix))
         proba = None if result.proba is None else result.proba.tolist()
         self._log(loaded, ids, parsed.matrix.tolist(), result.labels, proba)

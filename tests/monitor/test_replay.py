@@ -457,3 +457,10 @@ def test_replay_command_usage_errors(tmp_path: Path, extra: list[str], fragment:
     )
     assert result.exit_code == 2
     assert fragment in result.output
+
+
+def test_image_shift_needs_square_rows(model_server):
+    data = ReplayData(("a", "b", "c"), np.zeros((2, 3)), None)
+    plan = ReplayPlan(url=model_server[0], rate=10, duration=1.0, drift=DriftSpec("image-shift", at_rows=0))
+    with pytest.raises(ValueError, match="image-shift needs square images; 3 columns"):
+        run_replay(plan, data, requests.Session())

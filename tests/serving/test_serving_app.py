@@ -203,3 +203,19 @@ def test_model_failure_is_a_500_counted_as_model_error(tmp_path: Path):
     labels = {"model": "fragile", "kind": "model_error"}
     assert metrics.get_sample_value("modelserver_errors_total", labels) == 1
     assert metrics.get_sample_value("modelserver_predictions_total", {"model": "fragile"}) == 1
+
+
+def test_a_failing_prediction_log_is_counted_but_the_answer_stands(registry_root: Path, tmp_path: Path):
+    from serving.prediction_log import log_file_name
+
+    now = 1_900_000_000.0
+    predictions = tmp_path / "preds"
+    (predictions / log_file_name(now)).mkdir(parents=True)  # the hour's file cannot be opened
+    metrics = CollectorRegistry()
+    app = create_app(
+        registry_root, "tiny", predictions_dir=predictions, metrics_registry=metrics, clock=lambda: now
+    )
+    with ServerThread(app) as running:
+        resp = requests.post(running.url + "/predict", json={"instances": [[1, 0, 0, 0]]}, timeout=10)
+    assert resp.status_code == 200 and resp.json()["predictions"] == ["setosa"]
+    assert metrics.get_sample_value("modelserver_errors_total", {"model": "tiny", "kind": "log_error"}) == 1

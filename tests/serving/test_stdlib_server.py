@@ -35,20 +35,24 @@ def make_handler(instr: ServerInstrumentation) -> type[BaseHTTPRequestHandler]:
                 self._send(404, b"{}")
 
         def do_POST(self) -> None:
+            # Answer after the timed block, so the counters are final before the client sees the reply.
             with instr.request() as req:
-                try:
-                    payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                    rows = [{f: float(r[f]) for f in FEATURES} for r in payload["rows"]]
-                except (ValueError, KeyError, TypeError) as exc:
-                    req.error("bad_request")
-                    self._send(400, json.dumps({"error": str(exc)}).encode())
-                    return
-                # The "model": positive class when x + y > 0.
-                preds = [int(r["x"] + r["y"] > 0) for r in rows]
-                ids = [f"{payload['id']}-{i}" for i in range(len(rows))]
-                instr.log_predictions(ids, rows, preds, None, instr.version or "0")
-                req.rows = len(rows)
-                self._send(200, json.dumps({"predictions": preds, "request_ids": ids}).encode())
+                status, answer = self._predict(req)
+            self._send(status, json.dumps(answer).encode())
+
+        def _predict(self, req) -> tuple[int, dict]:
+            try:
+                payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                rows = [{f: float(r[f]) for f in FEATURES} for r in payload["rows"]]
+            except (ValueError, KeyError, TypeError) as exc:
+                req.error("bad_request")
+                return 400, {"error": str(exc)}
+            # The "model": positive class when x + y > 0.
+            preds = [int(r["x"] + r["y"] > 0) for r in rows]
+            ids = [f"{payload['id']}-{i}" for i in range(len(rows))]
+            instr.log_predictions(ids, rows, preds, None, instr.version or "0")
+            req.rows = len(rows)
+            return 200, {"predictions": preds, "request_ids": ids}
 
     return Handler
 
