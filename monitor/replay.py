@@ -100,12 +100,13 @@ class _Runner:
         self.sent += n
         body = {"rows": [dict(zip(self.data.columns, r, strict=True)) for r in rows.tolist()], "ids": ids}
         t0 = self.clock()
-        error, predictions, model = None, None, None
+        error, predictions, model, version = None, None, None, None
         try:
             resp = self.session.post(self.url, json=body, timeout=self.plan.timeout)
             if resp.status_code == 200:
                 answer = resp.json()
                 got, got_ids, model = answer["predictions"], answer["request_ids"], answer.get("model")
+                version = answer.get("version")
                 if len(got) != n or len(got_ids) != n:
                     raise ValueError(f"{len(got)} predictions and {len(got_ids)} request ids for {n} rows")
                 predictions, ids = tuple(got), list(got_ids)
@@ -122,6 +123,7 @@ class _Runner:
             error,
             self.clock() - t0,
             self.clock() - started,
+            None if version is None else str(version),
         )
         self.progress.record_batch(result)
         if predictions is not None and labels is not None and self.labels is not None:

@@ -34,6 +34,7 @@ class BatchResult:
     error: str | None
     latency_seconds: float
     at_seconds: float  # since the replay started
+    version: str | None = None  # the model version that answered
 
     @property
     def rows(self) -> int:
@@ -47,6 +48,7 @@ class RecentPrediction:
     prediction: Any
     label: Any  # None when the data has no label for the row
     at_seconds: float
+    version: str | None = None
 
     @property
     def correct(self) -> bool | None:
@@ -107,7 +109,7 @@ class ReplayProgress:
                 for i, rid in enumerate(result.request_ids):
                     label = None if result.labels is None else result.labels[i]
                     entry = RecentPrediction(
-                        rid, result.phase, result.predictions[i], label, result.at_seconds
+                        rid, result.phase, result.predictions[i], label, result.at_seconds, result.version
                     )
                     self._recent.append(entry)
                     if label is not None:

@@ -77,7 +77,11 @@ def register(app: typer.Typer) -> None:
         drift_features: str = typer.Option(
             "", "--drift-features", help="Comma-separated features (default all)."
         ),
-        drift_amount: float | None = typer.Option(None, "--drift-amount", help="Drift strength (see docs)."),
+        drift_amount: float | None = typer.Option(
+            None,
+            "--drift-amount",
+            help="scale: factor [1.5]; shift, noise: standard deviations [1, 0.5]; image-shift: pixels [2].",
+        ),
         drift_data: Path | None = typer.Option(
             None, "--drift-data", help="Rows to switch to for --drift file."
         ),

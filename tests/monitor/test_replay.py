@@ -306,6 +306,7 @@ def test_labels_to_a_file_and_drift_by_row_count(model_server, tmp_path: Path):
     assert set(lines[0]) == {"request_id", "label", "ts"}
     recent = progress.recent()
     assert [r.request_id for r in recent] == [item["request_id"] for item in lines]
+    assert {r.version for r in recent} == {"1"}
     assert progress.accuracy(phase="baseline") == 1.0
     assert progress.accuracy(phase="drift") < 0.2  # negating every feature makes the argmax the smallest
     assert progress.snapshot() == stats
