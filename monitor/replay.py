@@ -167,7 +167,10 @@ class _Runner:
             ):
                 break
             self.deliver_due()
-            due = math.ceil(round(plan.rate * (elapsed + interval), 6))
+            # Rows owed by the end of this tick; a tick that starts a little late must not add a row.
+            due = math.floor(round(plan.rate * (elapsed + interval), 6))
+            if plan.duration is not None:
+                due = min(due, math.floor(round(plan.rate * plan.duration, 6)))
             if plan.max_rows is not None:
                 due = min(due, plan.max_rows)
             n = min(due - self.sent, cap)
