@@ -11,6 +11,8 @@ import numpy as np
 
 def label_key(value: Any) -> Any:
     """Compare labels across JSON types: 3, 3.0 and "3" are the same class."""
+    if isinstance(value, np.generic):
+        value = value.item()
     if isinstance(value, bool):
         return float(value)
     if isinstance(value, int | float):

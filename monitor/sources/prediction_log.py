@@ -85,6 +85,7 @@ class _ChunkBuilder:
         self.missing: set[str] = set()
         self.extra: set[str] = set()
         self.wrong: set[str] = set()
+        self.not_int: set[int] = set()  # columns that held a float or a gap: they cannot stay integers
 
     def add(self, record: dict[str, Any]) -> None:
         at = parse_ts(record["ts"])
@@ -100,11 +101,12 @@ class _ChunkBuilder:
             elif key in self.categorical:
                 row[i] = None if value is None else str(value)
             elif isinstance(value, int | float) and not isinstance(value, bool):
-                row[i] = float(value)
+                row[i] = value
             elif value is not None:
                 self.wrong.add(key)
         if len(feats) < len(self.features):
             self.missing.update(f for f in self.features if f not in feats)
+        self.not_int.update(i for i, v in enumerate(row) if not isinstance(v, int))
         proba = record.get("proba")
         conf = (
             max(proba)
@@ -127,9 +129,12 @@ class _ChunkBuilder:
             if name in self.categorical:
                 columns[name] = np.array(col, dtype=object)
             else:
-                columns[name] = np.array(col, dtype=np.float64)
+                # Integer columns stay integers: drift tests treat few distinct integers as categories.
+                columns[name] = np.array(col, dtype=np.float64 if i in self.not_int else np.int64)
         preds = np.array(self.preds, dtype=object)
-        if all(isinstance(p, int | float) and not isinstance(p, bool) for p in self.preds):
+        if all(isinstance(p, int) and not isinstance(p, bool) for p in self.preds):
+            preds = np.array(self.preds, dtype=np.int64)
+        elif all(isinstance(p, int | float) and not isinstance(p, bool) for p in self.preds):
             preds = np.array(self.preds, dtype=np.float64)
         return _Chunk(
             at=np.array(self.at, dtype=np.float64),

@@ -7,7 +7,9 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 
-def linear_classifier(weights: np.ndarray, bias: np.ndarray | None = None, input_name: str = "features") -> bytes:
+def linear_classifier(
+    weights: np.ndarray, bias: np.ndarray | None = None, input_name: str = "features"
+) -> bytes:
     """MatMul + Add + Softmax over float32 [N, F], giving probabilities [N, C]."""
     n_features, n_classes = weights.shape
     bias = np.zeros(n_classes, dtype=np.float32) if bias is None else bias

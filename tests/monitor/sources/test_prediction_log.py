@@ -78,4 +78,16 @@ def test_categorical_columns_keep_strings(tmp_path: Path) -> None:
         _line(T0, "r", {"city": "Oslo", "n": 1}) + _line(T0, "s", {"city": 7, "n": 2})
     )
     w = PredictionLogReader(tmp_path, "m", ("city", "n"), categorical={"city"}).window(T0 - 1, T0 + 1)
-    assert list(w.columns["city"]) == ["Oslo", "7"] and w.columns["n"].dtype == np.float64
+    assert list(w.columns["city"]) == ["Oslo", "7"]
+    # whole numbers stay integers (few distinct integers are categories to a drift test)
+    assert w.columns["n"].dtype == np.int64 and w.predictions.dtype == np.int64
+
+
+def test_floats_or_gaps_make_a_float_column(tmp_path: Path) -> None:
+    (tmp_path / "p.jsonl").write_text(
+        _line(T0, "r", {"a": 1, "b": 1.5, "c": 1}) + _line(T0, "s", {"a": 2, "b": 2, "c": None}, pred=0.5)
+    )
+    w = PredictionLogReader(tmp_path, "m", ("a", "b", "c")).window(T0 - 1, T0 + 1)
+    assert w.columns["a"].dtype == np.int64
+    assert w.columns["b"].dtype == np.float64 and w.columns["c"].dtype == np.float64
+    assert np.isnan(w.columns["c"][1]) and w.predictions.dtype == np.float64
