@@ -146,7 +146,9 @@ def run_job(
     }
     staged = None
     if verdict.passed:
-        reference = new_reference(current, recent, data.unlabelled, data.reference, features, label)
+        reference = new_reference(
+            current, recent, data.unlabelled, data.reference, features, label, since=data.reference_since
+        )
         windows["new_reference"] = {"rows": int(len(reference))}
         lineage = {
             "parent": champion_version,

@@ -70,6 +70,9 @@ class JobData:
     features: tuple[str, ...]
     label: str
     unlabelled: pd.DataFrame | None = None
+    # The new version is monitored against the recent rows at or after this time (Unix seconds,
+    # compared with a ``ts`` column): the traffic as it is now, not as it was before a drift.
+    reference_since: float | None = None
 
 
 @dataclass(frozen=True)

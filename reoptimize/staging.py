@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from reoptimize.reference import parquet_bytes, predict_frame
 from reoptimize.registry import FileRegistry, Manifest
 from reoptimize.steps.base import Candidate
 
-MIN_REFERENCE_ROWS = 500
+MIN_REFERENCE_ROWS = 100
 
 
 def new_reference(
@@ -22,16 +23,20 @@ def new_reference(
     features: Sequence[str],
     label: str,
     min_rows: int = MIN_REFERENCE_ROWS,
+    since: float | None = None,
 ) -> pd.DataFrame:
     """The recent window (labelled and unlabelled rows) as the new version's reference.
 
-    The candidate's ``_prediction``/``_confidence`` are added. A small window would make
-    drift tests noisy, so below ``min_rows`` rows it is topped up with a fixed sample of the
-    old reference. ``_source`` says where each row came from.
+    With ``since``, only rows whose ``ts`` is at or after it count as recent. The candidate's
+    ``_prediction``/``_confidence`` are added. A small window would make drift tests noisy, so
+    below ``min_rows`` rows it is topped up with a fixed sample of the old reference.
+    ``_source`` says where each row came from.
     """
     from reoptimize.onnx_model import OnnxModel
 
     def part(frame: pd.DataFrame, source: str) -> pd.DataFrame:
+        if since is not None and "ts" in frame.columns:
+            frame = frame[_epoch_seconds(frame["ts"]) >= since]
         return frame[[c for c in (*features, label) if c in frame.columns]].assign(_source=source)
 
     frames = [part(recent, "recent")]
@@ -46,6 +51,12 @@ def new_reference(
         candidate.onnx_bytes, task=candidate.task, classes=candidate.classes, source=candidate.name
     )
     return predict_frame(model, frame, features)
+
+
+def _epoch_seconds(ts: pd.Series) -> np.ndarray:
+    if pd.api.types.is_datetime64_any_dtype(ts):
+        return ts.map(lambda t: t.timestamp()).to_numpy(dtype=float)
+    return ts.to_numpy(dtype=float)
 
 
 def stage_version(

@@ -156,7 +156,7 @@ def test_a_small_window_is_topped_up_and_auto_augmentation_follows_the_drift(
     champion_registry, digits, recipe, shift_images
 ):
     registry = champion_registry
-    recent = window(shift_images(digits.iloc[1000:1200], 1), "small")
+    recent = window(shift_images(digits.iloc[1000:1040], 1), "small")
     unlabelled = shift_images(digits.iloc[1200:1250], 1).drop(columns="label")
     job = spec(
         "job-small",
@@ -179,7 +179,7 @@ def test_a_small_window_is_topped_up_and_auto_augmentation_follows_the_drift(
     assert result.staged_version == "2"
     reference = read_parquet_bytes(registry.read_bytes("digits", "2", "reference.parquet"))
     counts = reference["_source"].value_counts().to_dict()
-    assert counts == {"recent": 200, "recent_unlabelled": 50, "previous_reference": 250}
+    assert counts == {"recent": 40, "recent_unlabelled": 50, "previous_reference": 10}
     assert reference.loc[reference["_source"] == "recent_unlabelled", "label"].isna().all()
     assert reference["_prediction"].notna().all()
 
@@ -191,3 +191,25 @@ def test_bad_window_columns_are_named(champion_registry, digits, recipe):
     data = JobData(reference=reference_of(champion_registry), recent=recent, features=FEATURES, label="label")
     with pytest.raises(DataError, match="recent window: feature column\\(s\\) missing: px5"):
         run_job(spec("job-bad", recipe), data, champion_registry)
+
+
+def test_the_new_reference_is_the_traffic_since_reference_since(
+    champion_registry, digits, recipe, shift_images
+):
+    recent = window(shift_images(digits.iloc[1000:1300], 1), "since")
+    since = recent["ts"].iloc[100].timestamp()
+    data = JobData(
+        reference=reference_of(champion_registry),
+        recent=recent,
+        features=FEATURES,
+        label="label",
+        reference_since=since,
+    )
+    job = spec(
+        "job-since", recipe, params={"max_epochs": 3}, policy={"constraints": [], "min_improvement": -1.0}
+    )
+    result = run_job(job, data, champion_registry)
+    reference = read_parquet_bytes(
+        champion_registry.read_bytes("digits", result.staged_version, "reference.parquet")
+    )
+    assert reference["_source"].value_counts().to_dict() == {"recent": 200}
