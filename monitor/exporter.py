@@ -1,0 +1,178 @@
+"""The daemon's own ``/metrics``: every measurement as ``modelhealth_<name>``, plus self-reporting.
+
+Labels stay bounded: ``model``, ``feature`` (top-K per model by drift score), ``rule``, ``kind``
+and ``outcome``. Unknown measurements are left out rather than exported as 0.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import generate_latest
+
+from monitor.measurements import Measurements
+from rules.vocabulary import VOCABULARY
+
+disable_created_metrics()
+PREFIX = "modelhealth_"
+CHECK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class _SnapshotCollector:
+    """Renders the latest measurements, feature drift, rule states and versions at scrape time."""
+
+    def __init__(self, max_features: int):
+        self.max_features = max_features
+        self.lock = threading.Lock()
+        self.measurements: dict[str, Measurements] = {}
+        self.rule_states: dict[tuple[str, str], str] = {}
+        self.versions: dict[str, str] = {}
+        self.circuit_open: dict[str, bool] = {}
+
+    def collect(self) -> Iterable[Metric]:
+        with self.lock:
+            measurements = dict(self.measurements)
+            rule_states = dict(self.rule_states)
+            versions = dict(self.versions)
+            breakers = dict(self.circuit_open)
+        for item in VOCABULARY:
+            family = GaugeMetricFamily(
+                PREFIX + item.name, f"{item.help} Unit: {item.unit}.", labels=["model"]
+            )
+            for model, m in sorted(measurements.items()):
+                value = m.values.get(item.name)
+                if value is not None:
+                    family.add_metric([model], value)
+            yield family
+        score = GaugeMetricFamily(
+            PREFIX + "feature_drift_score",
+            "Drift score of one feature (method-specific).",
+            labels=["model", "feature"],
+        )
+        drifted = GaugeMetricFamily(
+            PREFIX + "feature_drifted",
+            "1 when the feature's drift test says drifted.",
+            labels=["model", "feature"],
+        )
+        for model, m in sorted(measurements.items()):
+            ranked = sorted(
+                (f for f in m.features if f.score is not None), key=lambda f: (not f.drifted, f.feature)
+            )
+            for f in ranked[: self.max_features]:
+                score.add_metric([model, f.feature], f.score)
+                drifted.add_metric([model, f.feature], 1.0 if f.drifted else 0.0)
+        yield score
+        yield drifted
+        firing = GaugeMetricFamily(
+            PREFIX + "rule_firing", "1 while the rule fires for the model.", labels=["model", "rule"]
+        )
+        pending = GaugeMetricFamily(
+            PREFIX + "rule_pending", "1 while the rule is pending for the model.", labels=["model", "rule"]
+        )
+        for (rule, model), state in sorted(rule_states.items()):
+            firing.add_metric([model, rule], 1.0 if state == "firing" else 0.0)
+            pending.add_metric([model, rule], 1.0 if state == "pending" else 0.0)
+        yield firing
+        yield pending
+        version = GaugeMetricFamily(
+            PREFIX + "production_version",
+            "Version number the registry points production at.",
+            labels=["model"],
+        )
+        for model, v in sorted(versions.items()):
+            version.add_metric([model], float(v))
+        yield version
+        breaker = GaugeMetricFamily(
+            PREFIX + "circuit_breaker_open",
+            "1 when automatic actions are stopped for the model.",
+            labels=["model"],
+        )
+        for model, is_open in sorted(breakers.items()):
+            breaker.add_metric([model], 1.0 if is_open else 0.0)
+        yield breaker
+
+
+class DaemonMetrics:
+    """Everything the daemon exports, on its own registry."""
+
+    def __init__(self, max_features_per_model: int = 20, registry: CollectorRegistry | None = None):
+        self.registry = registry or CollectorRegistry()
+        self.snapshot = _SnapshotCollector(max_features_per_model)
+        self.registry.register(self.snapshot)
+        r = self.registry
+        self.check_duration = Histogram(
+            PREFIX + "check_duration_seconds",
+            "Time one check took.",
+            ["model"],
+            buckets=CHECK_BUCKETS,
+            registry=r,
+        )
+        self.last_success = Gauge(
+            PREFIX + "last_check_success_timestamp_seconds",
+            "When the model's last check succeeded.",
+            ["model"],
+            registry=r,
+        )
+        self.check_failures = Counter(
+            PREFIX + "check_failures",
+            "Checks that failed, by kind of failure.",
+            ["model", "kind"],
+            registry=r,
+        )
+        self.source_up = Gauge(
+            PREFIX + "source_up",
+            "1 when the source answered with data on the last check.",
+            ["model", "kind"],
+            registry=r,
+        )
+        self.jobs = Counter(
+            PREFIX + "jobs", "Finished re-optimization jobs.", ["model", "kind", "outcome"], registry=r
+        )
+        self.jobs_running = Gauge(PREFIX + "jobs_running", "Jobs queued or running.", ["model"], registry=r)
+        self.promotions = Counter(
+            PREFIX + "promotions", "Promotions and rollbacks done.", ["model", "kind"], registry=r
+        )
+        self.decisions = Counter(PREFIX + "decisions", "Decision-log entries written.", ["kind"], registry=r)
+        self.scheduler_events = Counter(
+            PREFIX + "scheduler_events", "Scheduler errors, missed and skipped runs.", ["kind"], registry=r
+        )
+        self.reports = Counter(
+            PREFIX + "reports", "Drift reports rendered.", ["model", "outcome"], registry=r
+        )
+
+    def record_measurements(self, m: Measurements) -> None:
+        with self.snapshot.lock:
+            self.snapshot.measurements[m.model] = m
+            if m.version is not None:
+                self.snapshot.versions[m.model] = m.version
+
+    def set_version(self, model: str, version: str | None) -> None:
+        with self.snapshot.lock:
+            if version is None:
+                self.snapshot.versions.pop(model, None)
+            else:
+                self.snapshot.versions[model] = version
+
+    def set_rule_states(self, model: str, states: Mapping[str, str]) -> None:
+        with self.snapshot.lock:
+            for rule, state in states.items():
+                self.snapshot.rule_states[(rule, model)] = state
+
+    def set_circuit(self, model: str, is_open: bool) -> None:
+        with self.snapshot.lock:
+            self.snapshot.circuit_open[model] = is_open
+
+    def known_model(self, model: str) -> None:
+        """Export zeros for series known to exist, so rates and alerts see them from the start."""
+        for kind in ("check_error", "source_down"):
+            self.check_failures.labels(model, kind)
+        self.jobs_running.labels(model).set(0)
+        for kind in ("promote", "rollback"):
+            self.promotions.labels(model, kind)
+        self.set_circuit(model, False)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,53 @@
+"""The guards' view of the world, answered from the state store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import desc, func, select
+
+from monitor.state.schema import jobs
+from monitor.state.store import StateStore
+
+
+class StoreGuardContext:
+    """Implements :class:`rules.guards.GuardContext` over the jobs table."""
+
+    def __init__(self, store: StateStore, watching: Callable[[str], bool] = lambda _model: False):
+        self.store = store
+        self._watching = watching
+
+    def running_jobs(self, model: str) -> int:
+        return len(self.store.jobs.active(model))
+
+    def running_jobs_total(self) -> int:
+        return len(self.store.jobs.active())
+
+    def jobs_started_since(self, model: str, since: float) -> int:
+        return self.store.jobs.started_since(model, since)
+
+    def last_action_at(self, rule: str, model: str) -> float | None:
+        query = select(func.max(jobs.c.created_at)).where((jobs.c.rule == rule) & (jobs.c.model == model))
+        with self.store.engine.connect() as conn:
+            return conn.execute(query).scalar_one()
+
+    def models_acted_since(self, since: float) -> set[str]:
+        query = select(jobs.c.model).where(jobs.c.created_at >= since).distinct()
+        with self.store.engine.connect() as conn:
+            return {row.model for row in conn.execute(query)}
+
+    def consecutive_failures(self, model: str) -> int:
+        return self.store.jobs.consecutive_failures(model)
+
+    def last_failure_at(self, model: str) -> float | None:
+        query = (
+            select(jobs.c.finished_at)
+            .where((jobs.c.model == model) & jobs.c.state.in_(("failed", "timed_out")))
+            .order_by(desc(jobs.c.finished_at))
+            .limit(1)
+        )
+        with self.store.engine.connect() as conn:
+            return conn.execute(query).scalar_one_or_none()
+
+    def watching(self, model: str) -> bool:
+        return self._watching(model)

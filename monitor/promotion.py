@@ -1,0 +1,180 @@
+"""Promotion and rollback: intent in the state store, atomic pointer switch, done, reload hook.
+
+The order makes every crash recoverable: a version directory is complete before an intent
+exists; an intent exists before the pointer moves; at start :meth:`Promoter.reconcile`
+marks an intent done if the pointer moved, and aborts it if it did not.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from monitor.config import Config, ModelConfig
+from monitor.exporter import DaemonMetrics
+from monitor.state.records import PromotionRecord
+from monitor.state.store import StateStore
+from reoptimize.registry import FileRegistry, RegistryError
+
+log = logging.getLogger("modelhealthd.promotion")
+
+
+class PromotionError(Exception):
+    """A promotion or rollback that cannot be done; the message says why."""
+
+
+@dataclass(frozen=True)
+class ReloadResult:
+    ok: bool
+    status: int | None
+    version: str | None
+    error: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "status": self.status, "version": self.version, "error": self.error}
+
+
+def call_reload(model: ModelConfig, session: requests.Session) -> ReloadResult:
+    headers = {}
+    token = model.server.resolved_token()
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    try:
+        response = session.post(
+            model.server.reload_url, headers=headers, timeout=max(model.server.timeout, 30.0)
+        )
+    except requests.RequestException as exc:
+        return ReloadResult(False, None, None, f"reload hook {model.server.reload_url} unreachable: {exc}")
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    version = body.get("version") if isinstance(body, dict) else None
+    if response.status_code >= 300:
+        reason = body.get("detail") if isinstance(body, dict) else None
+        return ReloadResult(
+            False, response.status_code, version, f"reload hook answered {response.status_code}: {reason}"
+        )
+    return ReloadResult(True, response.status_code, None if version is None else str(version), None)
+
+
+class Promoter:
+    def __init__(
+        self,
+        config: Config,
+        registry: FileRegistry,
+        store: StateStore,
+        metrics: DaemonMetrics | None,
+        clock: Callable[[], float],
+        session: requests.Session | None = None,
+    ):
+        self.config = config
+        self.registry = registry
+        self.store = store
+        self.metrics = metrics
+        self.clock = clock
+        self.session = session or requests.Session()
+
+    def promote(
+        self, model: str, version: str, *, reason: str, job_id: str | None = None, kind: str = "promote"
+    ) -> PromotionRecord:
+        current = self.registry.production(model)
+        if current == version:
+            raise PromotionError(f"{model} v{version} is already production")
+        try:
+            self.registry.verify(model, version)
+        except RegistryError as exc:
+            raise PromotionError(f"{model} v{version} cannot be promoted: {exc}") from None
+        now = self.clock()
+        pid = self.store.promotions.record_intent(model, current, version, kind, reason, now, job_id)
+        try:
+            self.registry.set_production(model, version)
+        except (OSError, RegistryError) as exc:
+            self.store.promotions.finish(pid, "aborted", self.clock())
+            raise PromotionError(f"{model}: switching production to v{version} failed: {exc}") from None
+        self.store.promotions.finish(pid, "done", self.clock())
+        verb = "promoted" if kind == "promote" else "rolled back to"
+        self.store.decisions.append(
+            self.clock(),
+            "promotion" if kind == "promote" else "rollback",
+            f"{model}: {verb} v{version} (was v{current}): {reason}",
+            model=model,
+            job_id=job_id,
+            data={"from_version": current, "to_version": version, "promotion_id": pid},
+        )
+        log.info(
+            "%s v%s is production (was v%s)", model, version, current, extra={"model": model, "job": job_id}
+        )
+        if self.metrics:
+            self.metrics.promotions.labels(model, kind).inc()
+            self.metrics.set_version(model, version)
+        self.reload(model, pid)
+        return self._get(model, pid)
+
+    def rollback(self, model: str, *, reason: str) -> PromotionRecord | None:
+        """Go back to the version before the last promotion; ``None`` when there is nothing to undo."""
+        last = self.store.promotions.last_done(model)
+        current = self.registry.production(model)
+        if last is None or last.kind == "rollback" or last.to_version != current or last.from_version is None:
+            self.store.decisions.append(
+                self.clock(),
+                "rollback",
+                f"{model}: nothing to roll back (production v{current})",
+                model=model,
+            )
+            return None
+        return self.promote(model, last.from_version, reason=reason, kind="rollback", job_id=last.job_id)
+
+    def reload(self, model: str, promotion_id: int) -> ReloadResult:
+        try:
+            model_cfg = self.config.model(model)
+        except KeyError:
+            result = ReloadResult(False, None, None, f"{model} is not in the config; no server to reload")
+        else:
+            result = call_reload(model_cfg, self.session)
+        self.store.promotions.set_reload(promotion_id, result.to_json())
+        if not result.ok:
+            log.warning("reload of %s failed: %s", model, result.error, extra={"model": model})
+            self.store.decisions.append(self.clock(), "promotion", f"{model}: {result.error}", model=model)
+        return result
+
+    def retry_reload(self, model: str) -> None:
+        last = self.store.promotions.last_done(model)
+        if last is not None and last.reload is not None and not last.reload.get("ok"):
+            self.reload(model, last.id)
+
+    def reconcile(self) -> list[str]:
+        """Finish or abort promotion intents left by a crash; returns what was done."""
+        done = []
+        for intent in self.store.promotions.pending_intents():
+            try:
+                pointer = self.registry.production(intent.model)
+            except RegistryError:
+                pointer = None
+            if pointer == intent.to_version:
+                self.store.promotions.finish(intent.id, "done", self.clock())
+                msg = f"{intent.model}: completed promotion of v{intent.to_version} left unfinished by a restart"
+                self.reload(intent.model, intent.id)
+            else:
+                self.store.promotions.finish(intent.id, "aborted", self.clock())
+                msg = (
+                    f"{intent.model}: aborted promotion of v{intent.to_version}; production stays v{pointer}"
+                )
+            kind = "promotion" if intent.kind == "promote" else "rollback"
+            self.store.decisions.append(self.clock(), kind, msg, model=intent.model, job_id=intent.job_id)
+
+            log.info(msg, extra={"model": intent.model})
+            done.append(msg)
+        for model in self.registry.models():
+            self.registry.clean_staging(model)
+        return done
+
+    def _get(self, model: str, promotion_id: int) -> PromotionRecord:
+        for record in self.store.promotions.list(model, limit=20):
+            if record.id == promotion_id:
+                return record
+        raise PromotionError(f"promotion {promotion_id} of {model} vanished from the state store")

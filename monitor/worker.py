@@ -1,0 +1,157 @@
+"""The job worker: one re-optimization job in its own process.
+
+``python -m monitor.worker --config FILE --job ID``. It reads the job from the state store,
+assembles the data (reference, recent labelled window, unlabelled traffic), runs the
+pipeline with a heartbeat, and writes the result. It never moves the production pointer:
+the daemon promotes. A worker that dies leaves a job the daemon marks failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import logging
+import os
+import sys
+import threading
+import time
+import traceback
+from typing import Any
+
+from monitor.config import Config, ConfigError, ModelConfig, load_config
+from monitor.labels import LabelBook
+from monitor.sources.prediction_log import PredictionLogReader
+from monitor.state.records import JobRecord
+from monitor.state.store import StateStore
+from reoptimize.registry import FileRegistry
+
+log = logging.getLogger("modelhealthd.worker")
+HEARTBEAT_SECONDS = 2.0
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def recent_frames(
+    model: ModelConfig, features: tuple[str, ...], labels: dict[str, Any], now: float, window: float
+):
+    """The recent window as two DataFrames: labelled (with request_id and label) and unlabelled."""
+    import pandas as pd
+
+    reader = PredictionLogReader(model.data.predictions, model.name, features)
+    win = reader.window(now - window, now)
+    frame = pd.DataFrame({f: win.columns[f] for f in features})
+    frame["request_id"] = win.request_ids
+    frame["ts"] = win.at
+    has_label = frame["request_id"].isin(list(labels)).to_numpy(dtype=bool)
+    labelled = frame.loc[has_label].copy()
+    labelled[model.data.label_column] = labelled["request_id"].map(labels)
+    return labelled.reset_index(drop=True), frame.loc[~has_label].reset_index(drop=True)
+
+
+class Heartbeat(threading.Thread):
+    """Writes the job's heartbeat and latest progress every few seconds; notices cancellation."""
+
+    def __init__(self, store: StateStore, job_id: str):
+        super().__init__(name=f"heartbeat-{job_id}", daemon=True)
+        self.store, self.job_id = store, job_id
+        self.progress: dict[str, Any] | None = None
+        self.cancelled = threading.Event()
+        self.done = threading.Event()
+
+    def update(self, progress: dict[str, Any]) -> None:
+        self.progress = dict(progress, at=time.time())
+
+    def run(self) -> None:
+        while not self.done.wait(HEARTBEAT_SECONDS):
+            try:
+                if not self.store.jobs.heartbeat(self.job_id, time.time(), self.progress):
+                    self.cancelled.set()
+            except Exception:  # a busy database must not kill the job; the next beat retries
+                log.exception("heartbeat failed")
+
+
+def build_spec(job: JobRecord, model: ModelConfig):
+    from reoptimize.job_spec import JobSpec
+
+    if model.recipe is None:
+        raise ValueError(f"model {model.name!r} has no recipe in the config; a {job.pipeline} job needs one")
+    return JobSpec(
+        job_id=job.id,
+        model=model.name,
+        pipeline=job.pipeline,
+        params=dict(job.params),
+        recipe=model.recipe.model_dump(mode="json"),
+        policy=model.policy.model_dump(mode="json"),
+        cost=model.cost.model_dump(mode="json"),
+        champion_version=job.champion_version or "",
+        trigger=dict(job.trigger),
+    )
+
+
+def run(config: Config, job_id: str) -> int:
+    from reoptimize.job import run_job
+    from reoptimize.job_spec import JobData
+
+    store = StateStore.open(config.state)
+    job = store.jobs.get(job_id)
+    if job is None or job.state != "running":
+        log.error("job %s is not running (state %s); nothing to do", job_id, job and job.state)
+        return EXIT_BAD_INPUT
+    registry = FileRegistry(config.registry)
+    beat = Heartbeat(store, job_id)
+    beat.start()
+    try:
+        model = config.model(job.model)
+        spec = build_spec(job, model)
+        champion = job.champion_version or registry.production(model.name)
+        manifest = registry.manifest(model.name, champion)
+        features = tuple(model.features or manifest.features)
+        import pandas as pd
+
+        reference = pd.read_parquet(
+            io.BytesIO(registry.read_bytes(model.name, champion, "reference.parquet"))
+        )
+        window = float(job.params.get("window_seconds", model.check.window))
+        now = time.time()
+        labels = LabelBook(store, {}).for_model(model, now)
+        labelled, unlabelled = recent_frames(model, features, dict(labels), now, window)
+        data = JobData(
+            reference=reference,
+            recent=labelled,
+            features=features,
+            label=manifest.label,
+            unlabelled=unlabelled,
+            reference_since=max(now - model.check.window, job.trigger.get("condition_since") or 0.0),
+        )
+
+        result = run_job(spec, data, registry, progress=beat.update, should_stop=beat.cancelled.is_set)
+    except Exception as exc:
+        beat.done.set()
+        message = f"{type(exc).__name__}: {exc}"
+        log.error("job %s failed: %s\n%s", job_id, message, traceback.format_exc())
+        store.jobs.finish(job_id, "failed", time.time(), error=message)
+        return EXIT_FAILED
+    beat.done.set()
+    payload = result.to_json()
+    store.jobs.finish(
+        job_id, "succeeded", time.time(), result=payload, candidate_version=result.staged_version
+    )
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m monitor.worker")
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--job", required=True)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return run(config, args.job)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
