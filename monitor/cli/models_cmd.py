@@ -1,0 +1,203 @@
+"""``modelhealthd models``, ``train``, ``promote`` and ``rollback``: the registry from the command line."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+
+from monitor.cli.common import ConfigOption, config_or_exit, fail, print_json
+from monitor.config import Config, ModelConfig
+from reoptimize.registry import FileRegistry, RegistryError
+
+
+def _model(config: Config, name: str) -> ModelConfig:
+    try:
+        return config.model(name)
+    except KeyError as exc:
+        raise fail(str(exc.args[0])) from None
+
+
+def _features(model: ModelConfig, frame, label: str) -> tuple[str, ...]:  # noqa: ANN001
+    if model.features:
+        missing = [f for f in model.features if f not in frame.columns]
+        if missing:
+            raise fail(f"the data lacks the configured feature column(s) {missing}")
+        return tuple(model.features)
+    return tuple(c for c in frame.columns if c not in (label, "request_id", "ts"))
+
+
+def _promoter(config: Config):  # noqa: ANN202
+    from monitor.promotion import Promoter
+    from monitor.state.store import StateStore
+
+    return Promoter(config, FileRegistry(config.registry), StateStore.open(config.state), None, time.time)
+
+
+def register(app: typer.Typer) -> None:
+    models = typer.Typer(
+        help="List models and versions; import an existing model.", invoke_without_command=True
+    )
+    app.add_typer(models, name="models")
+
+    @models.callback()
+    def list_models(
+        ctx: typer.Context, config: Path = ConfigOption, as_json: bool = typer.Option(False, "--json")
+    ) -> None:
+        """List every model in the registry with its versions and the production pointer."""
+        if ctx.invoked_subcommand:
+            return
+        cfg = config_or_exit(config)
+        registry = FileRegistry(cfg.registry)
+        rows = []
+        for name in sorted(set(registry.models()) | {m.name for m in cfg.models}):
+            rows.append(
+                {"model": name, "production": registry.production(name), "versions": registry.versions(name)}
+            )
+        if as_json:
+            print_json(rows)
+            return
+        for row in rows:
+            print(
+                f"{row['model']:24} production v{row['production'] or '-':<4} versions {', '.join(row['versions']) or '-'}"
+            )
+
+    @models.command("register")
+    def register_model(
+        name: str = typer.Argument(..., help="Model name, as in the config."),
+        onnx: Path = typer.Option(..., "--onnx", exists=True, dir_okay=False, help="The ONNX model file."),
+        reference: Path = typer.Option(
+            ..., "--reference", exists=True, dir_okay=False, help="Parquet or CSV."
+        ),
+        weights: Path | None = typer.Option(
+            None, "--weights", exists=True, dir_okay=False, help="safetensors"
+        ),
+        task: str = typer.Option("classification", "--task", help="classification or regression"),
+        config: Path = ConfigOption,
+        as_json: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """Import an existing ONNX model as a new version, with its reference data."""
+        from reoptimize.data import DataError, load_table
+        from reoptimize.onnx_model import OnnxModelError
+        from reoptimize.versions import register_version
+
+        cfg = config_or_exit(config)
+        model = _model(cfg, name)
+        label = model.data.label_column
+        try:
+            frame = load_table(reference)
+            manifest = register_version(
+                FileRegistry(cfg.registry),
+                name,
+                onnx.read_bytes(),
+                frame,
+                _features(model, frame, label),
+                label,
+                task=task,
+                weights=weights.read_bytes() if weights else None,
+            )
+        except (DataError, OnnxModelError, RegistryError, ValueError) as exc:
+            raise fail(str(exc)) from None
+        if as_json:
+            print_json(manifest.to_json())
+        else:
+            print(f"registered {name} v{manifest.version}")
+
+    @app.command("train")
+    def train(
+        name: str = typer.Argument(..., help="Model name, as in the config."),
+        data: Path | None = typer.Option(None, "--data", help="Training data; defaults to data.reference."),
+        config: Path = ConfigOption,
+        as_json: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """Train a first version from the model's recipe and make it production if none is."""
+        from reoptimize.data import DataError, load_table
+        from reoptimize.export import ExportError
+        from reoptimize.versions import train_first_version
+
+        cfg = config_or_exit(config)
+        model = _model(cfg, name)
+        source = data or model.data.reference
+        if model.recipe is None:
+            raise fail(f"model {name!r} has no recipe in {config}")
+        if source is None:
+            raise fail(f"give --data or set models[{name}].data.reference in {config}")
+        try:
+            frame = load_table(source)
+            features = _features(model, frame, model.data.label_column)
+            manifest = train_first_version(
+                FileRegistry(cfg.registry),
+                name,
+                model.recipe.model_dump(mode="json"),
+                frame,
+                features,
+                model.data.label_column,
+                progress=None if as_json else _print_progress,
+            )
+        except (DataError, ExportError, RegistryError, ValueError) as exc:
+            raise fail(str(exc)) from None
+        if as_json:
+            print_json(manifest.to_json())
+        else:
+            acc = manifest.metrics.get("holdout_accuracy")
+            print(
+                f"trained {name} v{manifest.version}"
+                + (f": holdout accuracy {acc:.3f}" if acc is not None else "")
+            )
+
+    @app.command("promote")
+    def promote(
+        name: str,
+        version: str,
+        reason: str = typer.Option("manual promotion", "--reason"),
+        config: Path = ConfigOption,
+        as_json: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """Make VERSION production (verified, atomic) and call the server's reload hook."""
+        from monitor.promotion import PromotionError
+
+        cfg = config_or_exit(config)
+        _model(cfg, name)
+        try:
+            record = _promoter(cfg).promote(name, version, reason=reason)
+        except (PromotionError, RegistryError) as exc:
+            raise fail(str(exc)) from None
+        if as_json:
+            print_json(record.to_json())
+        else:
+            reload = record.reload or {}
+            print(
+                f"{name}: v{record.to_version} is production (was v{record.from_version}); reload ok={reload.get('ok')}"
+            )
+
+    @app.command("rollback")
+    def rollback(
+        name: str,
+        reason: str = typer.Option("manual rollback", "--reason"),
+        config: Path = ConfigOption,
+        as_json: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """Go back to the version before the last promotion (a no-op when there is none)."""
+        from monitor.promotion import PromotionError
+
+        cfg = config_or_exit(config)
+        _model(cfg, name)
+        try:
+            record = _promoter(cfg).rollback(name, reason=reason)
+        except (PromotionError, RegistryError) as exc:
+            raise fail(str(exc)) from None
+        if as_json:
+            print_json(record.to_json() if record else None)
+        elif record is None:
+            print(f"{name}: nothing to roll back")
+        else:
+            print(f"{name}: rolled back to v{record.to_version} (was v{record.from_version})")
+
+
+def _print_progress(update: dict) -> None:
+    if "epoch" in update:
+        print(
+            f"  epoch {update['epoch']}: "
+            + ", ".join(f"{k}={v:.4g}" for k, v in update.items() if isinstance(v, float))
+        )

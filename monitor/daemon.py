@@ -1,0 +1,235 @@
+"""The daemon: scheduled checks, rules after every check, the job supervisor and the HTTP API.
+
+It owns the state store and never imports torch or evidently: jobs and reports run in
+worker processes. ``run_forever`` lets the main thread handle signals.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from monitor.check import Checker, CheckOutcome, window_frame_columns
+from monitor.config import Config, ModelConfig
+from monitor.evaluation import RuleRunner, load_ruleset
+from monitor.exporter import DaemonMetrics
+from monitor.labels import LabelBook
+from monitor.measurements import Measurements
+from monitor.promotion import Promoter
+from monitor.reports import ReportRenderer
+from monitor.sources.base import ServingSource
+from monitor.sources.prometheus_source import PrometheusSource
+from monitor.sources.scrape_source import ScrapeSource
+from monitor.state.store import StateStore
+from monitor.supervisor import JobSupervisor
+from reoptimize.executors.local_executor import LocalExecutor
+from reoptimize.registry import FileRegistry
+
+log = logging.getLogger("modelhealthd")
+SUPERVISE_SECONDS = 1.0
+
+
+def serving_source(config: Config) -> ServingSource:
+    return PrometheusSource(config.prometheus) if config.prometheus else ScrapeSource()
+
+
+class Daemon:
+    def __init__(self, config: Config, config_path: Path, clock: Callable[[], float] = time.time):
+        self.config = config
+        self.config_path = Path(config_path).resolve()
+        self.clock = clock
+        self.store = StateStore.open(config.state)
+        self.registry = FileRegistry(config.registry)
+        self.metrics = DaemonMetrics()
+        self.labels = LabelBook(self.store)
+        self.checker = Checker(self.registry, serving_source(config), self.labels.for_model)
+        self.promoter = Promoter(config, self.registry, self.store, self.metrics, clock)
+        state_dir = Path(config.registry).parent
+        self.executor = LocalExecutor(state_dir / "jobs", timeout_seconds=config.jobs.timeout)
+        self.supervisor = JobSupervisor(
+            config, self.config_path, self.store, self.executor, self.promoter, self.metrics, clock
+        )
+        self.rules = RuleRunner(load_ruleset(config), config, self.store, self.registry, self.metrics, clock)
+        self.reports = ReportRenderer(config.reports_dir, self.metrics)
+        self.scheduler = BackgroundScheduler(
+            timezone="UTC",
+            executors={"default": ThreadPoolExecutor(max_workers=4)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
+        )
+        self.scheduler.add_listener(
+            self._on_scheduler_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES
+        )
+        self.check_locks = {m.name: threading.Lock() for m in config.models}
+        self.http_thread: threading.Thread | None = None
+        self.http_server = None
+        self.stopping = threading.Event()
+        self.hook_routers: list[Any] = []
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self, serve_http: bool = True) -> None:
+        for line in self.promoter.reconcile():
+            log.info(line)
+        for model in self.config.models:
+            self.metrics.known_model(model.name)
+            self.metrics.set_version(model.name, self.registry.production(model.name))
+            self.scheduler.add_job(
+                self.run_check,
+                "interval",
+                args=[model.name],
+                seconds=model.check.every,
+                id=f"check:{model.name}",
+                replace_existing=True,
+                next_run_time=None if self.stopping.is_set() else _soon(),
+            )
+        self.scheduler.add_job(
+            self.tick, "interval", seconds=SUPERVISE_SECONDS, id="supervise", replace_existing=True
+        )
+        self.scheduler.start()
+        if serve_http:
+            self._start_http()
+        log.info("modelhealthd started with %d model(s)", len(self.config.models))
+
+    def _start_http(self) -> None:
+        import uvicorn
+
+        from monitor.api import create_api
+
+        app = create_api(self)
+        cfg = uvicorn.Config(
+            app, host=self.config.api.host, port=self.config.api.port, log_level="warning", access_log=False
+        )
+        self.http_server = uvicorn.Server(cfg)
+        self.http_thread = threading.Thread(target=self.http_server.run, name="http", daemon=True)
+        self.http_thread.start()
+        deadline = time.monotonic() + 15
+        while not self.http_server.started and time.monotonic() < deadline and self.http_thread.is_alive():
+            time.sleep(0.05)
+        if not self.http_server.started:
+            raise RuntimeError(f"the HTTP API could not listen on {self.config.api.listen}")
+
+    def stop(self, grace: float = 10.0) -> None:
+        self.stopping.set()
+        self.supervisor.draining = True
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+        self.executor.shutdown(grace)
+        self.supervisor.tick()
+        self.reports.wait(min(grace, 30.0))
+        if self.http_server is not None:
+            self.http_server.should_exit = True
+            if self.http_thread:
+                self.http_thread.join(5)
+        self.store.close()
+        log.info("modelhealthd stopped")
+
+    def run_forever(self) -> None:
+        """Block in the main thread until SIGTERM or SIGINT."""
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self.stopping.set())
+        while not self.stopping.wait(0.5):
+            pass
+        self.stop()
+
+    # -- work ------------------------------------------------------------------------------
+    def run_check(self, model_name: str) -> Measurements:
+        model = self.config.model(model_name)
+        with self.check_locks[model_name]:
+            started = time.perf_counter()
+            now = self.clock()
+            try:
+                outcome = self.checker.check(model, now)
+            except Exception as exc:
+                self.metrics.check_failures.labels(model_name, "check_error").inc()
+                log.exception("check of %s failed", model_name, extra={"model": model_name})
+                self.store.checks.record(model_name, None, now, {}, {}, error=f"{type(exc).__name__}: {exc}")
+                m = Measurements(model=model_name, version=None, at=now, values={}, notes=(str(exc),))
+                self.rules.after_check(model, m)
+                return m
+            self._after_check(model, outcome, time.perf_counter() - started)
+            return outcome.measurements
+
+    def _after_check(self, model: ModelConfig, outcome: CheckOutcome, elapsed: float) -> None:
+        m = outcome.measurements
+        self.metrics.check_duration.labels(model.name).observe(elapsed)
+        self.metrics.source_up.labels(model.name, outcome.serving.source).set(1 if outcome.serving.up else 0)
+        if not outcome.serving.up:
+            self.metrics.check_failures.labels(model.name, "source_down").inc()
+            log.warning("serving source: %s", outcome.serving.reason, extra={"model": model.name})
+        self.metrics.last_success.labels(model.name).set(m.at)
+        self.metrics.record_measurements(m)
+        details = dict(outcome.details, features=[f.__dict__ for f in m.features], notes=list(m.notes))
+        report = self._maybe_report(model, outcome)
+        if report:
+            details["report"] = report
+        self.store.checks.record(model.name, m.version, m.at, m.values, details)
+        self.rules.after_check(model, m)
+        self.promoter.retry_reload(model.name)
+
+    def _maybe_report(self, model: ModelConfig, outcome: CheckOutcome) -> str | None:
+        drift, window, m = outcome.drift, outcome.window, outcome.measurements
+        if drift is None or window is None or not drift.dataset_drift or m.version is None:
+            return None
+        if not self.reports.due(model.name, m.at):
+            return None
+        try:
+            reference = self.registry.read_bytes(model.name, m.version, "reference.parquet")
+            path = self.reports.render(model.name, m.version, reference, window_frame_columns(window), m.at)
+        except Exception:
+            log.exception("could not start a drift report", extra={"model": model.name})
+            return None
+        return f"/reports/{model.name}/{path.name}"
+
+    def tick(self) -> None:
+        self.supervisor.tick()
+        self.reports.reap()
+
+    def trigger(self, model: str, pipeline: str, params: dict[str, Any], reason: str) -> dict[str, Any]:
+        return self.rules.manual(self.config.model(model), pipeline, params, reason)
+
+    # -- views for the API -----------------------------------------------------------------
+    def api_token(self) -> str | None:
+        return self.config.api.resolved_token()
+
+    def readiness_problems(self) -> list[str]:
+        problems = []
+        if not self.scheduler.running:
+            problems.append("scheduler is not running")
+        return problems
+
+    def model_summary(self, name: str, detail: bool = False) -> dict[str, Any]:
+        latest = self.store.checks.latest(name)
+        summary: dict[str, Any] = {
+            "model": name,
+            "production_version": self.registry.production(name),
+            "versions": self.registry.versions(name),
+            "last_check": latest.to_json() if latest else None,
+            "rules": {r: s.get("state") for (r, _), s in self.store.rule_states.load(name).items()},
+            "active_jobs": [j.id for j in self.store.jobs.active(name)],
+        }
+        if detail:
+            summary["promotions"] = [p.to_json() for p in self.store.promotions.list(name, 20)]
+            summary["jobs"] = [j.to_json() for j in self.store.jobs.list(name, limit=20)]
+        return summary
+
+    def _on_scheduler_event(self, event: JobExecutionEvent) -> None:
+        kind = {
+            EVENT_JOB_ERROR: "error",
+            EVENT_JOB_MISSED: "missed",
+            EVENT_JOB_MAX_INSTANCES: "max_instances",
+        }
+        self.metrics.scheduler_events.labels(kind.get(event.code, "other")).inc()
+
+
+def _soon():  # noqa: ANN202
+    from datetime import UTC, datetime, timedelta
+
+    return datetime.now(UTC) + timedelta(seconds=1)

@@ -1,0 +1,84 @@
+"""Bearer-token auth and a request body cap for the daemon's HTTP API."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+
+from fastapi import HTTPException, Request
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def require_token(expected: Callable[[], str | None]) -> Callable[[Request], None]:
+    """A FastAPI dependency: 401 without a bearer token, 403 with a wrong one (constant-time compare)."""
+
+    def dependency(request: Request) -> None:
+        token = expected()
+        if not token:
+            raise HTTPException(
+                403, "writes are disabled: no API token is configured (api.token or api.token_file)"
+            )
+        given = bearer_token(request)
+        if given is None:
+            raise HTTPException(
+                401, "missing 'Authorization: Bearer <token>' header", {"WWW-Authenticate": "Bearer"}
+            )
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            raise HTTPException(403, "wrong bearer token")
+
+    return dependency
+
+
+class BodyLimit:
+    """ASGI middleware answering 413 once a request body exceeds ``max_bytes``."""
+
+    def __init__(self, app, max_bytes: int):  # noqa: ANN001
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send):  # noqa: ANN001
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await _reject(send, self.max_bytes)
+            return
+        seen = 0
+
+        async def limited():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge()
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await _reject(send, self.max_bytes)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _reject(send, max_bytes: int) -> None:  # noqa: ANN001
+    body = f'{{"detail":"request body larger than {max_bytes} bytes"}}'.encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
