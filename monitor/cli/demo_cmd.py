@@ -1,0 +1,26 @@
+"""``modelhealthd demo``: the whole loop on the built-in digits demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("demo")
+    def demo(
+        out: Path = typer.Option(
+            Path("demo-out"), "--out", help="Folder for the artefacts (and the demo's state)."
+        ),
+        timeout: float = typer.Option(300.0, "--timeout", help="Give up after this many seconds."),
+        rate: float = typer.Option(10.0, "--rate", help="Traffic, in predictions per second."),
+    ) -> None:
+        """Train a digits model, serve it, drift the traffic, and watch modelhealthd retrain and promote."""
+        import os
+
+        os.environ.setdefault("DO_NOT_TRACK", "1")
+        from monitor.demo.run import run_demo
+
+        summary = run_demo(out, timeout=timeout, rate=rate)
+        raise typer.Exit(0 if summary.finished else 1)
