@@ -27,8 +27,9 @@ demo: $(STAMP) ## Run the whole loop on the built-in digits demo (artefacts in .
 test: $(STAMP) ## Run the test suite (what CI runs)
 	$(BIN)/python -m pytest -q
 
-test-slow: $(STAMP) ## Run only the tests marked slow
-	$(BIN)/python -m pytest -q -m slow
+test-slow: $(STAMP) ## Run only the tests marked slow (exit code 5 means none are marked)
+	$(BIN)/python -m pytest -q -m slow || [ $$? -eq 5 ]
+
 
 lint: $(STAMP) ## Lint and check formatting with ruff
 	$(BIN)/ruff check .
