@@ -1,8 +1,9 @@
 """Measure several ONNX models in one run, on the same rows and the same CPU.
 
 Quality comes from batch predictions on the holdout, the recent evaluation rows and the
-training rows. Speed is measured by interleaving the models: every round times each model
-once, in a rotating order, so a noisy neighbour or a frequency change hits all of them alike.
+training rows. Speed comes from :func:`reoptimize.timing.measure_speed`: the models are
+timed interleaved, in blocks, and the figures are medians, so a noisy neighbour or a
+frequency change hits all of them alike.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pandas as pd
 
 from reoptimize.data import to_scalar
 from reoptimize.metrics import CandidateMetrics
+from reoptimize.timing import measure_speed
 
 MAX_TRAIN_ROWS = 5000
 
@@ -61,21 +63,6 @@ def _timing_rows(frames: Sequence[pd.DataFrame | None], features: Sequence[str])
     raise ValueError("evaluate: no rows to time the models on (holdout, recent and train are all empty)")
 
 
-def _interleaved(
-    models: Mapping[str, Any], inputs: list[np.ndarray], rounds: int, timer: Callable[[], float]
-) -> dict[str, list[float]]:
-    names = list(models)
-    times: dict[str, list[float]] = {name: [] for name in names}
-    for r in range(rounds):
-        shift = r % len(names)
-        for name in names[shift:] + names[:shift]:
-            x = inputs[r % len(inputs)]
-            start = timer()
-            models[name].run(x)
-            times[name].append(timer() - start)
-    return times
-
-
 def evaluate(
     models: Mapping[str, bytes],
     holdout: pd.DataFrame | None,
@@ -87,10 +74,11 @@ def evaluate(
     label: str,
     classes: Sequence[Any] | Mapping[str, Sequence[Any]] = (),
     cost: Mapping[str, Any] | None = None,
-    latency_runs: int = 300,
+    latency_runs: int = 600,
     warmup_runs: int = 30,
     batch_rows: int = 256,
-    batch_runs: int = 12,
+    batch_runs: int = 30,
+    blocks: int = 5,
     timer: Callable[[], float] = time.perf_counter,
 ) -> dict[str, CandidateMetrics]:
     """Measure every model in ``models`` (name -> ONNX bytes) and return metrics by name.
@@ -118,11 +106,16 @@ def evaluate(
         loaded[name] = OnnxModel(data, task=task, classes=model_classes, threads=1, source=name)
 
     rows = _timing_rows((holdout, recent_eval, *trains.values()), features)
-    singles = [rows[i : i + 1] for i in range(min(len(rows), 64))]
-    batch = np.resize(rows, (batch_rows, rows.shape[1]))
-    _interleaved(loaded, singles, warmup_runs * len(loaded), timer)
-    single_times = _interleaved(loaded, singles, latency_runs, timer)
-    batch_times = _interleaved(loaded, [batch], batch_runs, timer)
+    speeds = measure_speed(
+        loaded,
+        rows,
+        latency_runs=latency_runs,
+        warmup_runs=warmup_runs,
+        batch_rows=batch_rows,
+        batch_runs=batch_runs,
+        blocks=blocks,
+        timer=timer,
+    )
 
     out = {}
     for name, model in loaded.items():
@@ -133,9 +126,8 @@ def evaluate(
         gap = None
         if key in fit and key in hold:
             gap = fit[key] - hold[key] if task == "classification" else hold[key] - fit[key]
-        single = np.asarray(single_times[name])
-        batch_median = float(np.median(batch_times[name]))
-        cpu_per_1k = float(single.mean()) * 1000.0
+        speed = speeds[name]
+        cpu_per_1k = speed.latency_mean_seconds * 1000.0
         out[name] = CandidateMetrics(
             holdout_accuracy=hold.get("accuracy"),
             recent_accuracy=recent.get("accuracy"),
@@ -147,10 +139,10 @@ def evaluate(
             rmse=hold.get("rmse"),
             recent_mae=recent.get("mae"),
             recent_rmse=recent.get("rmse"),
-            latency_p50_seconds=float(np.percentile(single, 50)),
-            latency_p95_seconds=float(np.percentile(single, 95)),
-            batch_latency_seconds=batch_median,
-            batch_throughput_rows_per_second=batch_rows / batch_median if batch_median > 0 else None,
+            latency_p50_seconds=speed.latency_p50_seconds,
+            latency_p95_seconds=speed.latency_p95_seconds,
+            batch_latency_seconds=speed.batch_seconds,
+            batch_throughput_rows_per_second=speed.throughput_rows_per_second,
             cpu_seconds_per_1k_predictions=cpu_per_1k,
             cost_per_1k_predictions=cpu_per_1k * price / 3600.0,
             model_size_bytes=len(models[name]),

@@ -7,7 +7,6 @@ targets too); export puts those statistics into the ONNX graph so servers feed r
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,17 +16,18 @@ import numpy as np
 
 from reoptimize.augment import augment_dataset, build_augmentations
 from reoptimize.data import DataError, sorted_classes, to_scalar
+from reoptimize.fit import MIN_DELTA, TrainingCancelled, fit_module
 from reoptimize.recipe import build_module, factory_name
 from reoptimize.settings import TrainingSettings
 
-__all__ = ["TrainedModel", "TrainingCancelled", "TrainingSettings", "split_validation", "train_model"]
-
-MIN_DELTA = 1e-4  # a validation loss must improve by this much to reset the patience counter
-
-
-class TrainingCancelled(Exception):
-    """``should_stop()`` asked the training loop to stop."""
-
+__all__ = [
+    "MIN_DELTA",
+    "TrainedModel",
+    "TrainingCancelled",
+    "TrainingSettings",
+    "split_validation",
+    "train_model",
+]
 
 @dataclass(frozen=True)
 class TrainedModel:
@@ -139,50 +139,16 @@ def train_model(
     n_outputs = len(classes) if task == "classification" else 1
     module = build_module(factory, X.shape[1], n_outputs, dict(params))
     loss_fn = torch.nn.CrossEntropyLoss() if task == "classification" else torch.nn.MSELoss()
-    optimizer = torch.optim.AdamW(
-        module.parameters(), lr=training.learning_rate, weight_decay=training.weight_decay
+    fit = fit_module(
+        module,
+        loss_fn,
+        (xt, yt),
+        (xv, yv),
+        settings=training,
+        classify=task == "classification",
+        progress=progress,
+        should_stop=should_stop,
     )
-    generator = torch.Generator().manual_seed(training.seed)
-    clip = training.clip_grad_norm if training.clip_grad_norm is not None else math.inf
-
-    history: list[dict[str, Any]] = []
-    best_loss, best_epoch, best_state, since_best = math.inf, 0, copy.deepcopy(module.state_dict()), 0
-    for epoch in range(1, training.max_epochs + 1):
-        module.train()
-        total, grad_norm = 0.0, 0.0
-        for batch in torch.randperm(len(xt), generator=generator).split(training.batch_size):
-            if should_stop is not None and should_stop():
-                raise TrainingCancelled(f"training stopped on request at epoch {epoch}")
-            optimizer.zero_grad()
-            loss = loss_fn(module(xt[batch]), yt[batch])
-            loss.backward()
-            norm = float(torch.nn.utils.clip_grad_norm_(module.parameters(), clip))
-            grad_norm = max(grad_norm, norm)
-            optimizer.step()
-            total += float(loss.detach()) * len(batch)
-        val_loss, val_accuracy = _validate(module, loss_fn, xv, yv, task)
-        if val_loss < best_loss - MIN_DELTA:
-            best_loss, best_epoch, since_best = val_loss, epoch, 0
-            best_state = copy.deepcopy(module.state_dict())
-        else:
-            since_best += 1
-        record = {
-            "epoch": epoch,
-            "max_epochs": training.max_epochs,
-            "loss": total / len(xt),
-            "val_loss": val_loss,
-            "val_accuracy": val_accuracy,
-            "grad_norm": grad_norm,
-            "best_epoch": best_epoch,
-        }
-        history.append(record)
-        if progress is not None:
-            progress(dict(record))
-        if not math.isfinite(val_loss) or since_best >= training.patience:
-            break
-
-    module.load_state_dict(best_state)
-    module.eval()
     return TrainedModel(
         module=module,
         task=task,
@@ -193,21 +159,11 @@ def train_model(
         params=dict(params),
         target_mean=t_mean,
         target_std=t_std,
-        history=tuple(history),
-        best_epoch=best_epoch,
-        best_val_loss=best_loss,
-        stopped_early=len(history) < training.max_epochs,
+        history=fit.history,
+        best_epoch=fit.best_epoch,
+        best_val_loss=fit.best_val_loss,
+        stopped_early=fit.stopped_early,
         train_rows=len(xt),
         settings=training,
     )
 
-
-def _validate(module: Any, loss_fn: Any, xv: Any, yv: Any, task: str) -> tuple[float, float | None]:
-    import torch
-
-    module.eval()
-    with torch.no_grad():
-        out = module(xv)
-        loss = float(loss_fn(out, yv))
-        accuracy = float((out.argmax(dim=1) == yv).float().mean()) if task == "classification" else None
-    return loss, accuracy

@@ -149,7 +149,9 @@ def test_macro_f1_matches_scikit_learn():
 
 
 def test_timing_is_interleaved_between_models(cancer):
-    """Each round times every model once: the timer is read twice per model per round."""
+    """Each round times every model once: the timer is read twice per model per round.
+
+    Warm-up: 1 single-row round per model, plus one batch round per model."""
     train, holdout, _, good, bad = cancer
     reads = []
 
@@ -170,4 +172,4 @@ def test_timing_is_interleaved_between_models(cancer):
         batch_runs=2,
         timer=timer,
     )
-    assert len(reads) == 2 * 2 * (2 * 1 + 10 + 2)
+    assert len(reads) == 2 * 2 * (2 * 1 + 2 * 1 + 10 + 2)
