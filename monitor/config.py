@@ -217,6 +217,8 @@ class JobsConfig(_Model):
     concurrency: int = Field(1, ge=1)
     timeout: Duration = 1800.0
     heartbeat_timeout: Duration = 60.0
+    # On SIGTERM, running jobs get this long to finish before they are cancelled and recorded.
+    drain_grace: Duration = Field(60.0, ge=0)
     python: str | None = None
 
 

@@ -7,7 +7,6 @@ worker processes. ``run_forever`` lets the main thread handle signals.
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -20,19 +19,23 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from monitor.check import Checker, CheckOutcome, window_frame_columns
 from monitor.config import Config, ModelConfig
+from monitor.drain import DrainReport, drain
 from monitor.evaluation import RuleRunner, load_ruleset
 from monitor.exporter import DaemonMetrics
 from monitor.labels import LabelBook
+from monitor.lifecycle import Lifecycle
 from monitor.measurements import Measurements
 from monitor.promotion import Promoter
 from monitor.reports import ReportRenderer
 from monitor.sources.base import ServingSource
 from monitor.sources.prometheus_source import PrometheusSource
 from monitor.sources.scrape_source import ScrapeSource
+from monitor.state.daemon_lock import DaemonLock
 from monitor.state.store import StateStore
 from monitor.supervisor import JobSupervisor
 from reoptimize.executors.local_executor import LocalExecutor
 from reoptimize.registry import FileRegistry
+from rules.loader import RuleSet
 
 log = logging.getLogger("modelhealthd")
 SUPERVISE_SECONDS = 1.0
@@ -58,7 +61,7 @@ class Daemon:
         self.supervisor = JobSupervisor(
             config, self.config_path, self.store, self.executor, self.promoter, self.metrics, clock
         )
-        self.rules = RuleRunner(load_ruleset(config), config, self.store, self.registry, self.metrics, clock)
+        self.rules = self.make_rule_runner(config, load_ruleset(config))
         self.reports = ReportRenderer(config.reports_dir, self.metrics)
         self.scheduler = BackgroundScheduler(
             timezone="UTC",
@@ -73,30 +76,40 @@ class Daemon:
         self.http_server = None
         self.stopping = threading.Event()
         self.hook_routers: list[Any] = []
+        self.lock = DaemonLock(config.state)
+        self.last_tick_at: float | None = None
+
+    def make_rule_runner(self, config: Config, ruleset: RuleSet) -> RuleRunner:
+        """The rule runner for ``config``; a SIGHUP reload builds a new one the same way."""
+        return RuleRunner(ruleset, config, self.store, self.registry, self.metrics, self.clock)
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self, serve_http: bool = True) -> None:
-        for line in self.promoter.reconcile():
-            log.info(line)
+        self.lock.acquire()  # raises StoreLockedError when another daemon runs on this store
+        self.promoter.reconcile()  # finishes or aborts promotion intents a crash left; logs each
         for model in self.config.models:
             self.metrics.known_model(model.name)
             self.metrics.set_version(model.name, self.registry.production(model.name))
-            self.scheduler.add_job(
-                self.run_check,
-                "interval",
-                args=[model.name],
-                seconds=model.check.every,
-                id=f"check:{model.name}",
-                replace_existing=True,
-                next_run_time=None if self.stopping.is_set() else _soon(),
-            )
+            self.schedule_check(model)
         self.scheduler.add_job(
             self.tick, "interval", seconds=SUPERVISE_SECONDS, id="supervise", replace_existing=True
         )
         self.scheduler.start()
         if serve_http:
             self._start_http()
-        log.info("modelhealthd started with %d model(s)", len(self.config.models))
+        log.info("modelhealthd started with %d model(s)", len(self.config.models), extra={"event": "started"})
+
+    def schedule_check(self, model: ModelConfig) -> None:
+        """(Re)schedule the model's check every ``check.every``; the first run comes soon."""
+        self.scheduler.add_job(
+            self.run_check,
+            "interval",
+            args=[model.name],
+            seconds=model.check.every,
+            id=f"check:{model.name}",
+            replace_existing=True,
+            next_run_time=None if self.stopping.is_set() else _soon(),
+        )
 
     def _start_http(self) -> None:
         import uvicorn
@@ -116,28 +129,15 @@ class Daemon:
         if not self.http_server.started:
             raise RuntimeError(f"the HTTP API could not listen on {self.config.api.listen}")
 
-    def stop(self, grace: float = 10.0) -> None:
-        self.stopping.set()
-        self.supervisor.draining = True
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=True)
-        self.executor.shutdown(grace)
-        self.supervisor.tick()
-        self.reports.wait(min(grace, 30.0))
-        if self.http_server is not None:
-            self.http_server.should_exit = True
-            if self.http_thread:
-                self.http_thread.join(5)
-        self.store.close()
-        log.info("modelhealthd stopped")
+    def stop(self, grace: float | None = None) -> DrainReport:
+        """Drain and stop (see :mod:`monitor.drain`); ``grace`` defaults to ``jobs.drain_grace``."""
+        return drain(self, self.config.jobs.drain_grace if grace is None else grace)
 
-    def run_forever(self) -> None:
-        """Block in the main thread until SIGTERM or SIGINT."""
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: self.stopping.set())
-        while not self.stopping.wait(0.5):
-            pass
-        self.stop()
+    def run_forever(self) -> DrainReport:
+        """The main thread under systemd: READY, watchdog, SIGHUP reload, SIGTERM drain."""
+        lifecycle = Lifecycle(self)
+        lifecycle.install_signal_handlers()
+        return lifecycle.run()
 
     # -- work ------------------------------------------------------------------------------
     def run_check(self, model_name: str) -> Measurements:
@@ -191,6 +191,7 @@ class Daemon:
     def tick(self) -> None:
         self.supervisor.tick()
         self.reports.reap()
+        self.last_tick_at = time.monotonic()
 
     def trigger(self, model: str, pipeline: str, params: dict[str, Any], reason: str) -> dict[str, Any]:
         return self.rules.manual(self.config.model(model), pipeline, params, reason)

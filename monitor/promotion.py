@@ -167,7 +167,7 @@ class Promoter:
             kind = "promotion" if intent.kind == "promote" else "rollback"
             self.store.decisions.append(self.clock(), kind, msg, model=intent.model, job_id=intent.job_id)
 
-            log.info(msg, extra={"model": intent.model})
+            log.info(msg, extra={"model": intent.model, "job": intent.job_id, "event": "reconcile"})
             done.append(msg)
         for model in self.registry.models():
             self.registry.clean_staging(model)

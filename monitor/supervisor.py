@@ -47,6 +47,7 @@ class JobSupervisor:
 
     def tick(self) -> None:
         now = self.clock()
+        self._stop_cancelled()
         self._collect(now)
         self._fail_silent(now)
         if not self.draining:
@@ -72,6 +73,13 @@ class JobSupervisor:
                     f"worker exited with code {finished.exit_code}; see {finished.log_path}",
                 )
             self.store.jobs.finish(job.id, state, now, error=error)
+
+    def _stop_cancelled(self) -> None:
+        # A job cancelled in the store (by `modelhealthd jobs cancel`) loses its worker here.
+        for job_id in self.executor.running():
+            job = self.store.jobs.get(job_id)
+            if job is not None and not job.active:
+                self.executor.cancel(job_id)
 
     def _fail_silent(self, now: float) -> None:
         running = self.executor.running()

@@ -30,6 +30,8 @@ def register(app: typer.Typer) -> None:
             raise fail(str(exc), 2) from None
         try:
             daemon.start()
+        except StateError as exc:  # another daemon holds the state store
+            raise fail(str(exc), 2) from None
         except RuntimeError as exc:
             daemon.stop(0)
             raise fail(str(exc)) from None
