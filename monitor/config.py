@@ -83,8 +83,30 @@ class PrometheusConfig(_Model):
     timeout: Duration = 5.0
 
 
+_METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+_MATCHER = r'[a-zA-Z_][a-zA-Z0-9_]*\s*(=~|!~|!=|=)\s*"(?:[^"\\]|\\.)*"'
+_MATCHERS = re.compile(rf"^\s*({_MATCHER})(\s*,\s*{_MATCHER})*\s*,?\s*$")
+# The serving measurements a PromQL template exists for (monitor.sources.prometheus_source).
+QUERY_NAMES = (
+    "request_rate",
+    "prediction_rate",
+    "error_ratio",
+    "latency_p50_seconds",
+    "latency_p95_seconds",
+    "latency_p99_seconds",
+    "cpu_seconds_per_prediction",
+    "memory_bytes",
+)
+
+
 class MetricNamesConfig(_Model):
-    """Names of the server's metrics. ``preset`` fills the names; any name given here overrides it."""
+    """Names of the server's metrics. ``preset`` fills the names; any name given here overrides it.
+
+    ``selector`` holds extra label matchers for every serving series (``handler="/predict"``), and
+    ``error_selector`` the matchers that pick failed requests out of ``errors_counter`` (the
+    generic preset counts errors as ``http_requests_total{status=~"5.."}``). ``model_label: ""``
+    turns the per-model label off.
+    """
 
     preset: Literal["reference", "generic"] = "reference"
     duration_histogram: str | None = None
@@ -92,6 +114,22 @@ class MetricNamesConfig(_Model):
     predictions_counter: str | None = None
     errors_counter: str | None = None
     model_label: str | None = None
+    selector: str | None = None
+    error_selector: str | None = None
+
+    @field_validator("duration_histogram", "requests_counter", "predictions_counter", "errors_counter")
+    @classmethod
+    def _metric_name(cls, value: str | None) -> str | None:
+        if value is not None and not _METRIC_NAME.match(value):
+            raise ValueError("expected a Prometheus metric name such as http_requests_total")
+        return value
+
+    @field_validator("selector", "error_selector")
+    @classmethod
+    def _matchers(cls, value: str | None) -> str | None:
+        if value and not _MATCHERS.match(value):
+            raise ValueError('expected label matchers such as handler="/predict",status=~"5.."')
+        return value
 
 
 class ServerConfig(_Model):
@@ -106,6 +144,14 @@ class ServerConfig(_Model):
     token: str | None = None
     token_file: Path | None = None
     timeout: Duration = 5.0
+
+    @field_validator("queries")
+    @classmethod
+    def _query_names(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(QUERY_NAMES))
+        if unknown:
+            raise ValueError(f"unknown query name(s) {unknown}; expected some of {', '.join(QUERY_NAMES)}")
+        return value
 
     @property
     def metrics_url(self) -> str:
@@ -168,12 +214,44 @@ class RecipeConfig(_Model):
         return value
 
 
+class ImpactConfig(_Model):
+    """Drift impact: permutation importance of each drifted feature, run with ONNX Runtime.
+
+    Bounded per check: at most ``max_rows`` sampled rows and ``max_features`` drifted features
+    (the most drifted first), and only when a feature drifted.
+    """
+
+    enabled: bool = True
+    max_rows: int = Field(1000, ge=10)
+    max_features: int = Field(10, ge=1)
+    seed: int = 0
+
+
 class CheckConfig(_Model):
+    """How a model is checked. ``effect_size_floor`` and ``fdr`` guard p-value drift tests
+    against false alarms on large windows (both off by default, which keeps Evidently's verdicts);
+    ``max_feature_series`` caps the per-feature series exported for the model (top-K by drift);
+    ``report`` renders Evidently's HTML report when the dataset drifts, or only on request."""
+
     every: Duration = 60.0
     window: Duration = 600.0
     min_rows: int = Field(100, ge=1)
     drift_share: float = Field(0.5, gt=0, le=1)
     drift_methods: dict[str, str] = Field(default_factory=dict)
+    effect_size_floor: float | None = Field(None, ge=0)
+    fdr: float | None = Field(None, gt=0, lt=1)
+    max_feature_series: int = Field(20, ge=0)
+    impact: ImpactConfig = ImpactConfig()
+    report: Literal["on_drift", "on_request"] = "on_drift"
+
+    @field_validator("drift_methods")
+    @classmethod
+    def _methods(cls, value: dict[str, str]) -> dict[str, str]:
+        from monitor.drift.methods import get_method
+
+        for column, method in value.items():
+            get_method(method, column)
+        return value
 
     @field_validator("every", "window")
     @classmethod

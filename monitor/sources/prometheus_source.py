@@ -1,8 +1,18 @@
 """Serving signals from PromQL over Prometheus's HTTP API.
 
-Each measurement has a query template (``string.Template``) filled with the server's metric
-names, the model selector, the process selector and the check window. A model's
-``server.queries`` overrides any template. Empty or NaN results are unknown, never 0.
+Each measurement has a query template (``string.Template``) filled in per model:
+
+- ``$requests``, ``$predictions``, ``$errors``, ``$histogram``: the server's metric names (a
+  preset from :mod:`monitor.sources.metric_names`, overridable under ``server.metrics``);
+- ``$match``: the matchers that select the model's series (the model label, or the process
+  selector when the naming has no model label, plus ``server.metrics.selector``);
+- ``$error_match``: ``$match`` plus ``server.metrics.error_selector``;
+- ``$process``: the server process's series (``server.prometheus_selector``, or
+  ``instance="host:port"`` from ``server.url``);
+- ``$window``: the check window in seconds, e.g. ``600s``; ``$model``: the model name.
+
+A model's ``server.queries`` replaces any template by name. An empty or NaN result is unknown,
+never 0; an unreachable, failing or slow Prometheus makes every serving measurement unknown.
 """
 
 from __future__ import annotations
@@ -13,22 +23,27 @@ from urllib.parse import urlparse
 
 import requests
 
-from monitor.config import ModelConfig, PrometheusConfig
+from monitor.config import QUERY_NAMES, ModelConfig, PrometheusConfig
 from monitor.sources.base import ServingSignals, cost_per_1k
-from monitor.sources.metric_names import resolve
+from monitor.sources.metric_names import join_matchers, resolve
 
+_QUANTILE = "histogram_quantile({q}, sum by (le) (rate(${{histogram}}_bucket{{$match}}[$window])))"
 TEMPLATES: dict[str, str] = {
     "request_rate": "sum(rate($requests{$match}[$window]))",
     "prediction_rate": "sum(rate($predictions{$match}[$window]))",
-    "error_ratio": "sum(rate($errors{$match}[$window])) / sum(rate($requests{$match}[$window]))",
-    "latency_p50_seconds": "histogram_quantile(0.5, sum by (le) (rate(${histogram}_bucket{$match}[$window])))",
-    "latency_p95_seconds": "histogram_quantile(0.95, sum by (le) (rate(${histogram}_bucket{$match}[$window])))",
-    "latency_p99_seconds": "histogram_quantile(0.99, sum by (le) (rate(${histogram}_bucket{$match}[$window])))",
+    # A server that counts failures by status code has no 5xx series until the first failure.
+    "error_ratio": (
+        "(sum(rate($errors{$error_match}[$window])) or vector(0)) / sum(rate($requests{$match}[$window]))"
+    ),
+    "latency_p50_seconds": _QUANTILE.format(q=0.5),
+    "latency_p95_seconds": _QUANTILE.format(q=0.95),
+    "latency_p99_seconds": _QUANTILE.format(q=0.99),
     "cpu_seconds_per_prediction": (
         "sum(rate(process_cpu_seconds_total{$process}[$window])) / sum(rate($predictions{$match}[$window]))"
     ),
     "memory_bytes": "max(max_over_time(process_resident_memory_bytes{$process}[$window]))",
 }
+assert tuple(TEMPLATES) == QUERY_NAMES
 
 
 class PrometheusError(Exception):
@@ -44,15 +59,19 @@ def process_selector(model: ModelConfig) -> str:
 
 
 def render_queries(model: ModelConfig) -> dict[str, str]:
+    """Every serving query of ``model``, templates filled in and overrides applied."""
     names = resolve(model.server.metrics)
-    match = f'{names.model_label}="{model.name}"' if names.model_label else ""
+    process = process_selector(model)
+    owner = f'{names.model_label}="{model.name}"' if names.model_label else process
+    match = join_matchers(owner, names.selector)
     mapping = {
         "requests": names.requests_counter,
         "predictions": names.predictions_counter,
         "errors": names.errors_counter,
         "histogram": names.duration_histogram,
         "match": match,
-        "process": process_selector(model),
+        "error_match": join_matchers(match, names.error_selector),
+        "process": process,
         "window": f"{int(model.check.window)}s",
         "model": model.name,
     }
@@ -61,6 +80,8 @@ def render_queries(model: ModelConfig) -> dict[str, str]:
 
 
 class PrometheusSource:
+    """Asks Prometheus for each model's serving signals at the check time."""
+
     name = "prometheus"
 
     def __init__(self, config: PrometheusConfig, session: requests.Session | None = None):
@@ -68,11 +89,14 @@ class PrometheusSource:
         self.session = session or requests.Session()
 
     def query(self, promql: str, at: float) -> float | None:
+        """One instant query; ``None`` for an empty or non-finite result, PrometheusError on failure."""
         url = self.config.url.rstrip("/") + "/api/v1/query"
         try:
             response = self.session.get(
                 url, params={"query": promql, "time": at}, timeout=self.config.timeout
             )
+        except requests.Timeout:
+            raise PrometheusError(f"{url} did not answer within {self.config.timeout:g}s") from None
         except requests.RequestException as exc:
             raise PrometheusError(f"{url} unreachable: {exc}") from None
         if response.status_code >= 500:
@@ -83,15 +107,20 @@ class PrometheusSource:
             raise PrometheusError(
                 f"{url} answered {response.status_code} with a body that is not JSON"
             ) from None
-        if body.get("status") != "success":
-            raise PrometheusError(f"query {promql!r} failed: {body.get('errorType')}: {body.get('error')}")
-        result = body["data"]["result"]
-        if body["data"].get("resultType") == "scalar":
-            value = float(result[1])
-        elif not result:
-            return None
-        else:
-            value = float(result[0]["value"][1])
+        if not isinstance(body, dict) or body.get("status") != "success":
+            error = body.get("error") if isinstance(body, dict) else body
+            raise PrometheusError(f"query {promql!r} failed ({response.status_code}): {error}")
+        try:
+            data = body["data"]
+            result = data["result"]
+            if data.get("resultType") == "scalar":
+                value = float(result[1])
+            elif not result:
+                return None
+            else:
+                value = float(result[0]["value"][1])
+        except (KeyError, IndexError, TypeError, ValueError):
+            raise PrometheusError(f"{url} answered query {promql!r} with an unexpected shape") from None
         return value if math.isfinite(value) else None
 
     def read(self, model: ModelConfig, now: float) -> ServingSignals:

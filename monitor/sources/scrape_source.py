@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from monitor.config import ModelConfig
 from monitor.sources.base import ServingSignals, cost_per_1k
 from monitor.sources.histogram import histogram_quantile, increase
-from monitor.sources.metric_names import MetricNames, resolve
+from monitor.sources.metric_names import LabelMatchers, MetricNames, join_matchers, resolve
 
 
 @dataclass(frozen=True)
@@ -31,30 +31,44 @@ class Sample:
 
 
 def parse_sample(text: str, names: MetricNames, model: str, at: float) -> Sample:
-    """Pick the series that belong to ``model`` out of one exposition."""
+    """Pick the series that belong to ``model`` out of one exposition.
+
+    A series belongs to the model when its model label (if the naming has one) names it and it
+    meets ``selector``; errors must also meet ``error_selector``.
+    """
+    label = f'{names.model_label}="{_escape(model)}"' if names.model_label else ""
+    match = LabelMatchers.parse(join_matchers(label, names.selector))
+    error_match = LabelMatchers.parse(join_matchers(label, names.selector, names.error_selector))
+    counters = {"requests": names.requests_counter, "predictions": names.predictions_counter}
     sums: dict[str, float] = {}
     buckets: dict[float, float] = {}
-    wanted = {names.requests_counter, names.predictions_counter, names.errors_counter}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            label = sample.labels.get(names.model_label) if names.model_label else None
-            mine = label is None or label == model
-            if sample.name == f"{names.duration_histogram}_bucket" and mine:
-                bound = float(sample.labels["le"])
+            name, labels = sample.name, sample.labels
+            if name == f"{names.duration_histogram}_bucket" and match.matches(labels):
+                bound = float(labels["le"])
                 buckets[bound] = buckets.get(bound, 0.0) + sample.value
-            elif sample.name in wanted and mine:
-                sums[sample.name] = sums.get(sample.name, 0.0) + sample.value
-            elif sample.name in ("process_cpu_seconds_total", "process_resident_memory_bytes"):
-                sums[sample.name] = sample.value
+                continue
+            for key, counter in counters.items():
+                if name == counter and match.matches(labels):
+                    sums[key] = sums.get(key, 0.0) + sample.value
+            if name == names.errors_counter and error_match.matches(labels):
+                sums["errors"] = sums.get("errors", 0.0) + sample.value
+            if name in ("process_cpu_seconds_total", "process_resident_memory_bytes"):
+                sums[name] = sample.value
     return Sample(
         at=at,
-        requests=sums.get(names.requests_counter),
-        predictions=sums.get(names.predictions_counter),
-        errors=sums.get(names.errors_counter, 0.0 if names.requests_counter in sums else None),
+        requests=sums.get("requests"),
+        predictions=sums.get("predictions"),
+        errors=sums.get("errors", 0.0 if "requests" in sums else None),
         buckets=tuple(sorted(buckets.items())),
         cpu_seconds=sums.get("process_cpu_seconds_total"),
         memory_bytes=sums.get("process_resident_memory_bytes"),
     )
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _increase(samples: list[Sample], attr: str) -> float | None:
