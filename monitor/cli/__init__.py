@@ -21,6 +21,9 @@ COMMAND_MODULES = (
     "models_cmd",
     "replay_cmd",
     "rules_cmd",
+    "status_cmd",
+    "jobs_cmd",
+    "state_cmd",
     "demo_cmd",
 )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Float, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # monitor/state/migrations.py brings older stores forward
 
 metadata = MetaData()
 
@@ -59,6 +59,7 @@ jobs = Table(
     Column("candidate_version", String(16)),
     Column("handled_at", Float),
     Index("ix_jobs_model_state", "model", "state"),
+    Index("ix_jobs_state_created", "state", "created_at"),
 )
 
 promotions = Table(
@@ -90,6 +91,7 @@ decisions = Table(
     Column("message", Text, nullable=False),
     Column("data", Text, nullable=False),
     Index("ix_decisions_model_id", "model", "id"),
+    Index("ix_decisions_kind_id", "kind", "id"),
 )
 
 labels = Table(

@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, event, select
 from sqlalchemy.engine import Engine
 
-from monitor.state import schema
+from monitor.state import migrations, schema
 from monitor.state.checks_repo import ChecksRepo
 from monitor.state.decisions_repo import DecisionsRepo
 from monitor.state.jobs_repo import JobsRepo
@@ -19,10 +19,6 @@ from monitor.state.rule_states_repo import RuleStatesRepo
 
 class StateError(Exception):
     """The state store cannot be opened or is from an incompatible version."""
-
-
-# Forward migrations: version N -> N+1, each a list of SQL statements.
-MIGRATIONS: dict[int, list[str]] = {}
 
 
 def _sqlite_pragmas(engine: Engine) -> None:
@@ -61,10 +57,12 @@ def migrate(engine: Engine) -> int:
                 f"state schema version {version} is newer than this modelhealthd understands "
                 f"({schema.SCHEMA_VERSION}); upgrade modelhealthd or restore a backup"
             )
-        while version < schema.SCHEMA_VERSION:
-            for statement in MIGRATIONS[version]:
-                conn.exec_driver_sql(statement)
-            version += 1
+        for migration in migrations.pending(version):
+            migration.apply(conn)
+            key, value = migrations.history_entry(migration)
+            conn.execute(schema.meta.delete().where(schema.meta.c.key == key))
+            conn.execute(schema.meta.insert().values(key=key, value=value))
+            version = migration.version
         conn.execute(
             schema.meta.update()
             .where(schema.meta.c.key == "schema_version")

@@ -95,7 +95,9 @@ def daemon(tmp_path: Path, loopback):
     frame = pd.DataFrame(np.random.default_rng(0).normal(size=(200, 2)), columns=["a", "b"])
     frame["label"] = (frame["a"] > 0).astype(int)
     registry = FileRegistry(tmp_path / "registry")
-    register_version(registry, "m", linear_classifier(np.eye(2)), frame, ("a", "b"), "label", "classification")
+    register_version(
+        registry, "m", linear_classifier(np.eye(2)), frame, ("a", "b"), "label", "classification"
+    )
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -107,7 +109,11 @@ def daemon(tmp_path: Path, loopback):
                 "registry": str(tmp_path / "registry"),
                 "api": {"listen": f"127.0.0.1:{port}"},
                 "models": [
-                    {"name": "m", "server": {"url": loopback.url}, "data": {"predictions": str(tmp_path / "p")}}
+                    {
+                        "name": "m",
+                        "server": {"url": loopback.url},
+                        "data": {"predictions": str(tmp_path / "p")},
+                    }
                 ],
             }
         )

@@ -43,12 +43,15 @@ rules:
     for: 1h
     actions: [{pipeline: notify}]
 """
-MORE_RULES = RULES + """
+MORE_RULES = (
+    RULES
+    + """
   - name: also-steady
     when: rows >= 0
     for: 1h
     actions: [{pipeline: notify}]
 """
+)
 
 
 def _free_port() -> int:
@@ -231,8 +234,10 @@ def test_sighup_applies_a_good_config_without_losing_rule_states_or_jobs(world: 
     after = steady_state()
     assert after is not None and after["active_since"] == before["active_since"]
     wait_until(
-        lambda: {(r["rule"], r["model"]) for r in world.get("/api/v1/rules")}
-        >= {("also-steady", "m"), ("steady", "m2")},
+        lambda: (
+            {(r["rule"], r["model"]) for r in world.get("/api/v1/rules")}
+            >= {("also-steady", "m"), ("steady", "m2")}
+        ),
         30,
         "the new rule and the new model to be evaluated",
     )

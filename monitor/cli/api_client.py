@@ -1,0 +1,61 @@
+"""The operator commands' ``--api URL`` mode: read (and cancel) through a running daemon's HTTP API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import requests
+import typer
+
+from monitor.cli.common import fail
+
+ApiOption = typer.Option(
+    None,
+    "--api",
+    envvar="MODELHEALTHD_API",
+    help="Ask a running daemon at this URL (http://host:9108) instead of reading the state store.",
+)
+TokenFileOption = typer.Option(
+    None, "--token-file", help="The API token for writes; defaults to the config's api token."
+)
+
+
+class ApiAnswer(Exception):
+    """The daemon answered with an error status; ``status`` and ``detail`` say which."""
+
+    def __init__(self, status: int, detail: str):
+        self.status, self.detail = status, detail
+        super().__init__(f"{status}: {detail}")
+
+
+def _detail(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200]
+    return str(body.get("detail", body)) if isinstance(body, dict) else str(body)
+
+
+def call(
+    method: str, base: str, path: str, *, token: str | None = None, params: dict[str, Any] | None = None
+) -> Any:
+    """One API call; unreachable daemons exit 1, error statuses raise :class:`ApiAnswer`."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    url = base.rstrip("/") + path
+    try:
+        response = requests.request(method, url, headers=headers, params=params, timeout=15)
+    except requests.RequestException as exc:
+        raise fail(f"the daemon's API at {base} is unreachable: {exc}") from None
+    if response.status_code >= 400:
+        raise ApiAnswer(response.status_code, _detail(response))
+    return response.json()
+
+
+def read_token(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        return path.read_text().strip() or None
+    except OSError as exc:
+        raise fail(f"cannot read the token file {path}: {exc.strerror or exc}", 2) from None

@@ -1,0 +1,151 @@
+"""``modelhealthd state info|migrate|backup|restore``: the state store, for operators.
+
+Exit codes: 0 done; 1 failed (unreadable store or backup, I/O error); 2 bad usage or config;
+3 refused because a daemon holds the store (stop it first).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from monitor.cli.common import ConfigOption, config_or_exit, fail, print_json
+
+EXIT_LOCKED = 3
+
+
+def _info(url: str) -> dict[str, Any]:
+    from sqlalchemy import func, select
+
+    from monitor.state import schema
+    from monitor.state.daemon_lock import holder
+    from monitor.state.store import StateStore
+
+    store = StateStore.open(url)
+    try:
+        with store.engine.connect() as conn:
+            meta = {r.key: json.loads(r.value) for r in conn.execute(select(schema.meta))}
+            rows = {
+                name: conn.execute(select(func.count()).select_from(table)).scalar_one()
+                for name, table in schema.metadata.tables.items()
+                if name != "meta"
+            }
+    finally:
+        store.close()
+    path = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+    return {
+        "url": url,
+        "schema_version": meta.get("schema_version"),
+        "supported_schema_version": schema.SCHEMA_VERSION,
+        "migrations": {k: v for k, v in meta.items() if k.startswith("migration_")},
+        "restored_from": meta.get("restored_from"),
+        "size_bytes": path.stat().st_size if path and path.exists() else None,
+        "daemon": holder(url),
+        "rows": rows,
+    }
+
+
+def register(app: typer.Typer) -> None:
+    group = typer.Typer(
+        help="The state store: schema version, migrations, backup and restore.", no_args_is_help=True
+    )
+    app.add_typer(group, name="state")
+
+    @group.command("info")
+    def info(config: Path = ConfigOption, as_json: bool = typer.Option(False, "--json")) -> None:
+        """Show the store's location, schema version, size, row counts and whether a daemon holds it."""
+        from monitor.state.store import StateError
+
+        cfg = config_or_exit(config)
+        try:
+            data = _info(cfg.state)
+        except StateError as exc:
+            raise fail(str(exc)) from None
+        if as_json:
+            print_json(data)
+            return
+        print(f"store      {data['url']}")
+        print(
+            f"schema     v{data['schema_version']} (this modelhealthd: v{data['supported_schema_version']})"
+        )
+        print(f"size       {data['size_bytes'] if data['size_bytes'] is not None else '-'} bytes")
+        print(f"daemon     {data['daemon'] or 'none holds the store'}")
+        print("rows       " + ", ".join(f"{k} {v}" for k, v in sorted(data["rows"].items())))
+
+    @group.command("migrate")
+    def migrate(config: Path = ConfigOption, as_json: bool = typer.Option(False, "--json")) -> None:
+        """Bring the store's schema up to this version (the daemon also does this when it starts)."""
+        from monitor.state.store import StateError
+
+        cfg = config_or_exit(config)
+        try:
+            data = _info(cfg.state)
+        except StateError as exc:
+            raise fail(str(exc)) from None
+        if as_json:
+            print_json({"schema_version": data["schema_version"], "migrations": data["migrations"]})
+        else:
+            print(f"{cfg.state}: schema v{data['schema_version']}")
+
+    @group.command("backup")
+    def backup_command(
+        file: Path = typer.Argument(..., help="Where to write the backup (one SQLite file)."),
+        force: bool = typer.Option(False, "--force", help="Overwrite FILE if it exists."),
+        config: Path = ConfigOption,
+        as_json: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """Copy the store (and every model's production pointer) to FILE; safe while the daemon runs."""
+        from monitor.state.backup import backup
+        from monitor.state.store import StateError
+        from reoptimize.registry import FileRegistry
+
+        cfg = config_or_exit(config)
+        try:
+            info = backup(cfg.state, file, FileRegistry(cfg.registry), overwrite=force)
+        except (StateError, OSError) as exc:
+            raise fail(str(exc)) from None
+        if as_json:
+            print_json(info.to_json() | {"file": str(file)})
+        else:
+            print(
+                f"backed up {cfg.state} (schema v{info.schema_version}, {len(info.pointers)} model(s)) to {file}"
+            )
+
+    @group.command("restore")
+    def restore_command(
+        file: Path = typer.Argument(..., help="A file written by `modelhealthd state backup`."),
+        pointers: bool = typer.Option(
+            False, "--pointers", help="Also move production pointers back to the backup's versions."
+        ),
+        config: Path = ConfigOption,
+        as_json: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """Replace the store with FILE. Refuses (exit 3) while a daemon runs; stop it first."""
+        from monitor.state.backup import restore
+        from monitor.state.daemon_lock import StoreLockedError
+        from monitor.state.store import StateError
+        from reoptimize.registry import FileRegistry
+
+        cfg = config_or_exit(config)
+        try:
+            result = restore(cfg.state, file, FileRegistry(cfg.registry), restore_pointers=pointers)
+        except StoreLockedError as exc:
+            raise fail(str(exc), EXIT_LOCKED) from None
+        except (StateError, OSError) as exc:
+            raise fail(str(exc)) from None
+        if as_json:
+            print_json(result.to_json())
+            return
+        print(f"restored {file} into {cfg.state} (schema v{result.schema_version})")
+        if result.saved_current:
+            print(f"the store as it was is saved in {result.saved_current}")
+        for model, (now, then) in sorted(result.pointer_changes.items()):
+            if model in result.pointers_moved:
+                print(f"{model}: production moved back from v{now} to v{then}")
+            else:
+                print(
+                    f"{model}: production is v{now}, the backup had v{then} ({result.pointers_left[model]})"
+                )

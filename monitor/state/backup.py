@@ -1,0 +1,250 @@
+"""Backup and restore of a SQLite state store, with the registry's production pointers.
+
+A backup is one self-contained SQLite file made with SQLite's online backup API, so a running
+daemon keeps working while it is taken and the copy is consistent. The copy's ``meta`` table
+gets a ``backup`` row: when, from where, its schema version, and every model's production
+pointer at that moment (version directories never change, so the pointers are what a
+registry backup needs besides the files themselves).
+
+A restore refuses while a daemon holds the store (see :mod:`monitor.state.daemon_lock`) and
+holds the lock itself meanwhile. It checks the backup's integrity and version, saves the
+current store beside it, copies the backup in with the same API, migrates it forward, and
+can move the production pointers back to the backup's. PostgreSQL stores are backed up with
+``pg_dump``; these functions refuse them with that advice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from monitor.state import schema
+from monitor.state.daemon_lock import DaemonLock
+from monitor.state.store import StateError, StateStore
+from reoptimize.registry import FileRegistry, RegistryError, fsync_dir
+
+BACKUP_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class BackupInfo:
+    format: int
+    created_at: float
+    source: str
+    schema_version: int
+    pointers: dict[str, str | None]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    info: BackupInfo
+    schema_version: int  # after migrating forward
+    saved_current: Path | None  # the store as it was before the restore
+    pointer_changes: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    pointers_moved: tuple[str, ...] = ()
+    pointers_left: dict[str, str] = field(default_factory=dict)  # model -> why it was not moved
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "backup": self.info.to_json(),
+            "schema_version": self.schema_version,
+            "saved_current": str(self.saved_current) if self.saved_current else None,
+            "pointer_changes": {m: list(c) for m, c in self.pointer_changes.items()},
+            "pointers_moved": list(self.pointers_moved),
+            "pointers_left": self.pointers_left,
+        }
+
+
+def sqlite_file(url: str) -> Path:
+    """The database file of a ``sqlite:///`` URL; other URLs are refused with advice."""
+    if not url.startswith("sqlite:///") or url.endswith(":memory:"):
+        raise StateError(
+            f"state store {url!r} is not a SQLite file; back up PostgreSQL with pg_dump and pg_restore"
+        )
+    return Path(url.removeprefix("sqlite:///"))
+
+
+def _pointers(registry: FileRegistry | None) -> dict[str, str | None]:
+    if registry is None:
+        return {}
+    out = {}
+    for model in registry.models():
+        try:
+            out[model] = registry.production(model)
+        except RegistryError:
+            out[model] = None
+    return out
+
+
+def backup(url: str, dest: Path, registry: FileRegistry | None = None, overwrite: bool = False) -> BackupInfo:
+    """Write a consistent copy of the store at ``url`` (and the registry's pointers) to ``dest``."""
+    db = sqlite_file(url)
+    if not db.exists():
+        raise StateError(f"there is no state store at {db}")
+    dest = Path(dest)
+    if dest.exists() and not overwrite:
+        raise StateError(f"{dest} already exists; choose another file or pass --force")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    partial = dest.with_name(dest.name + ".partial")
+    partial.unlink(missing_ok=True)
+    source = sqlite3.connect(db, timeout=30)
+    try:
+        copy = sqlite3.connect(partial)
+        try:
+            source.backup(copy)
+            version = _schema_version(copy, dest)
+            info = BackupInfo(BACKUP_FORMAT, time.time(), url, version, _pointers(registry))
+            copy.execute("DELETE FROM meta WHERE key = 'backup'")
+            copy.execute("INSERT INTO meta (key, value) VALUES ('backup', ?)", (json.dumps(info.to_json()),))
+            copy.commit()
+            copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal beside it
+            _check_integrity(copy, partial)
+        finally:
+            copy.close()
+    finally:
+        source.close()
+    with open(partial, "rb+") as handle:
+        os.fsync(handle.fileno())
+    os.replace(partial, dest)
+    fsync_dir(dest.parent)
+    return info
+
+
+def read_backup(path: Path) -> BackupInfo:
+    """Check a backup file and return what it holds; raises :class:`StateError` naming the problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise StateError(f"{path} is not a file")
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise StateError(f"{path} is not a SQLite database: {exc}") from None
+    try:
+        _check_integrity(conn, path)
+        _schema_version(conn, path)
+        row = conn.execute("SELECT value FROM meta WHERE key = 'backup'").fetchone()
+    except sqlite3.Error as exc:
+        raise StateError(f"{path} is not a modelhealthd backup: {exc}") from None
+    finally:
+        conn.close()
+    if row is None:
+        raise StateError(f"{path} has no backup record; make backups with `modelhealthd state backup`")
+    data = json.loads(row[0])
+    if data.get("format") != BACKUP_FORMAT:
+        raise StateError(f"{path}: backup format {data.get('format')!r} is not {BACKUP_FORMAT}")
+    return BackupInfo(**data)
+
+
+def restore(
+    url: str, src: Path, registry: FileRegistry | None = None, restore_pointers: bool = False
+) -> RestoreResult:
+    """Replace the store at ``url`` with the backup ``src``; refuses while a daemon holds the store."""
+    db = sqlite_file(url)
+    info = read_backup(src)
+    if info.schema_version > schema.SCHEMA_VERSION:
+        raise StateError(
+            f"{src} has schema version {info.schema_version}, newer than this modelhealthd "
+            f"({schema.SCHEMA_VERSION}); restore it with the version that made it"
+        )
+    lock = DaemonLock(url)
+    lock.acquire()  # StoreLockedError while a daemon runs; keeps one from starting meanwhile
+    try:
+        saved = _save_current(db)
+        db.parent.mkdir(parents=True, exist_ok=True)
+        source = sqlite3.connect(f"file:{src}?mode=ro", uri=True)
+        target = sqlite3.connect(db, timeout=30)
+        try:
+            source.backup(target)
+            target.execute("DELETE FROM meta WHERE key IN ('backup', 'restored_from')")
+            restored = json.dumps(info.to_json() | {"restored_at": time.time(), "file": str(src)})
+            target.execute("INSERT INTO meta (key, value) VALUES ('restored_from', ?)", (restored,))
+            target.commit()
+        finally:
+            target.close()
+            source.close()
+        store = StateStore.open(url)  # migrates forward
+        try:
+            version = _store_version(store)
+            result = _pointers_after_restore(info, registry, restore_pointers, store)
+        finally:
+            store.close()
+    finally:
+        lock.release()
+    return RestoreResult(info, version, saved, *result)
+
+
+def _pointers_after_restore(
+    info: BackupInfo, registry: FileRegistry | None, move: bool, store: StateStore
+) -> tuple[dict[str, tuple[str | None, str | None]], tuple[str, ...], dict[str, str]]:
+    now_pointers = _pointers(registry)
+    changes = {
+        model: (now_pointers.get(model), version)
+        for model, version in info.pointers.items()
+        if now_pointers.get(model) != version
+    }
+    moved, left = [], {}
+    for model, (current, wanted) in sorted(changes.items()):
+        if not move or registry is None:
+            left[model] = "pass --pointers to move it back"
+            continue
+        if wanted is None:
+            left[model] = "the backup had no production version"
+            continue
+        try:
+            registry.verify(model, wanted)
+            registry.set_production(model, wanted)
+        except (OSError, RegistryError) as exc:
+            left[model] = str(exc)
+            continue
+        moved.append(model)
+        store.decisions.append(
+            time.time(),
+            "rollback",
+            f"{model}: production moved from v{current} to v{wanted} by a state restore",
+            model=model,
+            data={"from_version": current, "to_version": wanted, "restore": True},
+        )
+    return changes, tuple(moved), left
+
+
+def _save_current(db: Path) -> Path | None:
+    if not db.exists():
+        return None
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    saved = db.with_name(f"{db.name}.before-restore-{stamp}")
+    source = sqlite3.connect(db, timeout=30)
+    try:
+        with contextlib.closing(sqlite3.connect(saved)) as copy:
+            source.backup(copy)
+            copy.execute("PRAGMA journal_mode=DELETE")
+    finally:
+        source.close()
+    return saved
+
+
+def _schema_version(conn: sqlite3.Connection, where: Path) -> int:
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    if row is None:
+        raise StateError(f"{where} has no schema version; it is not a modelhealthd state store")
+    return int(json.loads(row[0]))
+
+
+def _store_version(store: StateStore) -> int:
+    with store.engine.connect() as conn:
+        row = conn.exec_driver_sql("SELECT value FROM meta WHERE key = 'schema_version'").first()
+    return int(json.loads(row[0]))
+
+
+def _check_integrity(conn: sqlite3.Connection, where: Path) -> None:
+    result = conn.execute("PRAGMA integrity_check").fetchone()
+    if not result or result[0] != "ok":
+        raise StateError(f"{where} failed SQLite's integrity check: {result and result[0]}")
