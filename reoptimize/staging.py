@@ -73,7 +73,9 @@ def stage_version(
     metrics: Mapping[str, Any],
     lineage: Mapping[str, Any],
 ) -> Manifest:
-    """Add the candidate as ``version``; the production pointer is left alone."""
+    """Add the candidate as ``version``, with its model card; the production pointer is left alone."""
+    from reoptimize.model_card import card_files, card_for
+
     files: dict[str, bytes] = {
         "model.onnx": candidate.onnx_bytes,
         "reference.parquet": parquet_bytes(reference),
@@ -81,6 +83,22 @@ def stage_version(
     }
     if candidate.weights is not None:
         files["weights.safetensors"] = candidate.weights
+    card = card_for(
+        model=model,
+        version=version,
+        parent=parent,
+        task=candidate.task,
+        features=features,
+        label=label,
+        classes=candidate.classes,
+        metrics=metrics,
+        lineage=lineage,
+        files=files,
+        extra=candidate.stats,
+        reference=reference,
+        onnx_bytes=candidate.onnx_bytes,
+    )
+    files.update(card_files(card))
     return registry.add_version(
         model,
         files,

@@ -83,27 +83,48 @@ def train_first_version(
         cost=cost,
     )["v1"]
     reference = _with_predictions(export.onnx_bytes, train, features, spec.task, trained.classes)
+    files = {
+        "model.onnx": export.onnx_bytes,
+        "reference.parquet": parquet_bytes(reference),
+        "holdout.parquet": parquet_bytes(holdout),
+        "weights.safetensors": weights_bytes(trained),
+    }
+    lineage = {
+        "source": "train_first_version",
+        "recipe": spec.to_json(),
+        "data_windows": {"train": time_range(train), "holdout": time_range(holdout)},
+        "epochs": len(trained.history),
+        "best_epoch": trained.best_epoch,
+    }
+    extra = {**trained.stats_json(), "export": export.to_json()}
+    version = registry.next_version(model)
+    files.update(
+        _card(
+            model,
+            version,
+            None,
+            spec.task,
+            features,
+            label,
+            trained.classes,
+            metrics.to_json(),
+            lineage,
+            files,
+            extra,
+            reference,
+        )
+    )
     manifest = registry.add_version(
         model,
-        {
-            "model.onnx": export.onnx_bytes,
-            "reference.parquet": parquet_bytes(reference),
-            "holdout.parquet": parquet_bytes(holdout),
-            "weights.safetensors": weights_bytes(trained),
-        },
+        files,
         task=spec.task,
         features=features,
         label=label,
         classes=trained.classes,
         metrics=metrics.to_json(),
-        lineage={
-            "source": "train_first_version",
-            "recipe": spec.to_json(),
-            "data_windows": {"train": time_range(train), "holdout": time_range(holdout)},
-            "epochs": len(trained.history),
-            "best_epoch": trained.best_epoch,
-        },
-        extra={**trained.stats_json(), "export": export.to_json()},
+        lineage=lineage,
+        extra=extra,
+        version=version,
     )
     registry.set_production(model, manifest.version)
     return manifest
@@ -187,6 +208,25 @@ def register_version(
     }
     if weights is not None:
         files["weights.safetensors"] = weights
+    lineage = {"source": "register_version", "data_windows": {"reference": time_range(monitored)}}
+    version = registry.next_version(model)
+    reference_frame = read_parquet_bytes(files["reference.parquet"])
+    files.update(
+        _card(
+            model,
+            version,
+            parent,
+            task,
+            features,
+            label,
+            classes,
+            metrics.to_json(),
+            lineage,
+            files,
+            {},
+            reference_frame,
+        )
+    )
     manifest = registry.add_version(
         model,
         files,
@@ -196,11 +236,46 @@ def register_version(
         label=label,
         classes=classes,
         metrics=metrics.to_json(),
-        lineage={"source": "register_version", "data_windows": {"reference": time_range(monitored)}},
+        lineage=lineage,
+        version=version,
     )
     if production is None:
         registry.set_production(model, manifest.version)
     return manifest
+
+
+def _card(
+    model: str,
+    version: str,
+    parent: str | None,
+    task: str,
+    features: Sequence[str],
+    label: str,
+    classes: Sequence[Any],
+    metrics: Mapping[str, Any],
+    lineage: Mapping[str, Any],
+    files: Mapping[str, bytes],
+    extra: Mapping[str, Any],
+    reference: pd.DataFrame,
+) -> dict[str, bytes]:
+    from reoptimize.model_card import card_files, card_for
+
+    card = card_for(
+        model=model,
+        version=version,
+        parent=parent,
+        task=task,
+        features=features,
+        label=label,
+        classes=classes,
+        metrics=metrics,
+        lineage=lineage,
+        files=files,
+        extra=extra,
+        reference=reference,
+        onnx_bytes=files["model.onnx"],
+    )
+    return card_files(card)
 
 
 def _with_predictions(

@@ -20,6 +20,8 @@ def test_first_version_is_production_with_a_holdout_it_never_trained_on(champion
         "reference.parquet",
         "holdout.parquet",
         "weights.safetensors",
+        "model_card.md",
+        "model_card.json",
     }
     holdout = read_parquet_bytes(registry.read_bytes("digits", "1", "holdout.parquet"))
     reference = read_parquet_bytes(registry.read_bytes("digits", "1", "reference.parquet"))
