@@ -75,6 +75,8 @@ def test_a_retrain_on_shifted_images_beats_the_champion_and_is_staged(
         "reference.parquet",
         "holdout.parquet",
         "weights.safetensors",
+        "model_card.md",
+        "model_card.json",
     }
     assert manifest.extra["export"]["max_abs_diff"] <= manifest.extra["export"]["tolerance"]
     assert registry.read_bytes("digits", "2", "holdout.parquet") == registry.read_bytes(
