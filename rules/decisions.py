@@ -17,8 +17,20 @@ from rules.guards.base import GuardOutcome, human
 from rules.schema import Rule
 from rules.state_machine import RuleState, Transition
 
-DecisionKind = Literal["transition", "guard", "action", "job", "verdict", "promotion", "rollback", "alert"]
-KINDS: tuple[str, ...] = ("transition", "guard", "action", "job", "verdict", "promotion", "rollback", "alert")
+DecisionKind = Literal[
+    "transition", "guard", "action", "job", "verdict", "promotion", "rollback", "alert", "reset"
+]
+KINDS: tuple[str, ...] = (
+    "transition",
+    "guard",
+    "action",
+    "job",
+    "verdict",
+    "promotion",
+    "rollback",
+    "alert",
+    "reset",
+)
 
 
 @dataclass(frozen=True)
@@ -128,3 +140,12 @@ def alert_decision(rule: Rule, model: str, alert_labels: Mapping[str, str], at: 
     message = f"alert {name} for {model} taken by rule {rule.name}"
     data = {"alert_labels": dict(alert_labels), "severity": rule.severity}
     return Decision(at, "alert", model, rule.name, message, data)
+
+
+def breaker_reset_decision(model: str, at: float, by: str, reason: str, failures: int) -> Decision:
+    """The decision for a person closing ``model``'s circuit breaker; earlier failures stop counting."""
+    message = (
+        f"circuit breaker of {model} reset by {by}: {reason} ({failures} failed job(s) in a row forgiven)"
+    )
+    data = {"guard": "circuit_breaker", "by": by, "reason": reason, "failures_forgiven": failures}
+    return Decision(at, "reset", model, None, message, data)

@@ -37,7 +37,8 @@ class GuardContext(Protocol):
         ...
 
     def consecutive_failures(self, model: str) -> int:
-        """Jobs of ``model`` that failed (or timed out) since its last successful job."""
+        """Jobs of ``model`` that failed (or timed out) since its last successful job or the last
+        time a person reset its circuit breaker, whichever came later."""
         ...
 
     def last_failure_at(self, model: str) -> float | None:
@@ -102,6 +103,8 @@ class GuardSettings:
     """Limits for the default guards. Windows are in seconds.
 
     ``default_cooldown_s`` applies only to proposals that carry no cooldown of their own.
+    ``breaker_reset_s`` None keeps an open circuit breaker open until a person resets it;
+    a number lets one trial job through that long after the last failure.
     """
 
     concurrency: int = 1
@@ -110,7 +113,7 @@ class GuardSettings:
     blast_radius: int = 10
     blast_radius_window_s: float = 3600.0
     breaker_threshold: int = 3
-    breaker_reset_s: float = 86400.0
+    breaker_reset_s: float | None = None
     default_cooldown_s: float = 3600.0
 
     def __post_init__(self) -> None:
@@ -120,6 +123,8 @@ class GuardSettings:
                 raise ValueError(f"guard setting {name}: got {value!r}; expected a whole number >= 1")
         for name in ("budget_window_s", "blast_radius_window_s", "breaker_reset_s", "default_cooldown_s"):
             value = getattr(self, name)
+            if value is None and name == "breaker_reset_s":
+                continue
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                 raise ValueError(f"guard setting {name}: got {value!r}; expected seconds >= 0")
 

@@ -20,6 +20,7 @@ class MemoryGuardContext:
 
     jobs: list[_Job] = field(default_factory=list)
     watches: set[str] = field(default_factory=set)
+    resets: dict[str, float] = field(default_factory=dict)
 
     def start_job(self, rule: str, model: str, at: float) -> int:
         """Record a job start; returns its id for :meth:`finish_job`."""
@@ -34,6 +35,10 @@ class MemoryGuardContext:
 
     def watch(self, model: str, active: bool = True) -> None:
         (self.watches.add if active else self.watches.discard)(model)
+
+    def reset_breaker(self, model: str, at: float) -> None:
+        """A person closes the model's circuit breaker: failures that ended before ``at`` stop counting."""
+        self.resets[model] = at
 
     def running_jobs(self, model: str) -> int:
         return sum(1 for j in self.jobs if j.model == model and j.finished_at is None)
@@ -52,9 +57,10 @@ class MemoryGuardContext:
 
     def consecutive_failures(self, model: str) -> int:
         done = sorted((j for j in self.jobs if j.model == model and j.finished_at is not None), key=_end)
+        reset = self.resets.get(model, float("-inf"))
         count = 0
         for job in reversed(done):
-            if job.ok:
+            if job.ok or _end(job) <= reset:
                 break
             count += 1
         return count

@@ -231,3 +231,28 @@ def test_settings_defaults():
         HOUR,
         3,
     )
+
+
+def test_an_open_breaker_stays_open_until_a_person_resets_it():
+    ctx, guard = MemoryGuardContext(), CircuitBreakerGuard(threshold=2)  # no half-open timer
+    for i in range(2):
+        finished(ctx, "digits", False, NOW - (5 - i) * HOUR, NOW - (4 - i) * HOUR)
+    verdict = guard.check(proposal(), ctx, NOW + 30 * DAY)
+    assert not verdict.allowed and verdict.reason == (
+        "breaker open: 2 failed jobs in a row for digits; a person must reset it "
+        "(modelhealthd breaker reset digits)"
+    )
+    assert guard.is_open("digits", ctx, NOW) and not guard.is_open("wine", ctx, NOW)
+    ctx.reset_breaker("digits", NOW)
+    assert ctx.consecutive_failures("digits") == 0 and guard.check(proposal(), ctx, NOW).allowed
+    finished(ctx, "digits", False, NOW + 10, NOW + 20)  # failures after the reset count again
+    assert ctx.consecutive_failures("digits") == 1 and guard.check(proposal(), ctx, NOW + 30).allowed
+    finished(ctx, "digits", False, NOW + 40, NOW + 50)
+    assert not guard.check(proposal(), ctx, NOW + 60).allowed
+
+
+def test_default_settings_need_a_person_to_close_the_breaker():
+    assert GuardSettings().breaker_reset_s is None
+    breaker = next(g for g in default_guards() if isinstance(g, CircuitBreakerGuard))
+    assert breaker.reset_after_s is None
+    assert GuardSettings(breaker_reset_s=60.0).breaker_reset_s == 60.0
