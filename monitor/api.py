@@ -18,7 +18,7 @@ from monitor.http_guard import BodyLimit, require_token
 from monitor.promotion import PromotionError
 from monitor.sources.prediction_log import parse_ts
 from reoptimize.registry import RegistryError, check_name, check_version
-from rules.pipelines import PIPELINES
+from rules.pipelines import normalize_pipeline
 
 
 class _Body(BaseModel):
@@ -49,6 +49,11 @@ class PromoteBody(_Body):
 
 class RollbackBody(_Body):
     reason: str = "manual rollback"
+
+
+class BreakerResetBody(_Body):
+    reason: str = Field("reset by hand", max_length=500)
+    by: str = Field("api", max_length=100)
 
 
 def create_api(daemon) -> FastAPI:  # noqa: ANN001 - monitor.daemon.Daemon
@@ -158,11 +163,11 @@ def create_api(daemon) -> FastAPI:  # noqa: ANN001 - monitor.daemon.Daemon
     @app.post("/api/v1/models/{model}/trigger", status_code=202, dependencies=[auth])
     def trigger(model: str, body: TriggerBody) -> dict[str, Any]:
         known_model(model)
-        if body.pipeline not in PIPELINES:
-            raise HTTPException(
-                422, f"pipeline: got {body.pipeline!r}; expected one of {', '.join(PIPELINES)}"
-            )
-        return daemon.trigger(model, body.pipeline, body.params, body.reason)
+        try:
+            pipeline = normalize_pipeline(body.pipeline)
+        except ValueError as exc:
+            raise HTTPException(422, f"pipeline: got {body.pipeline!r}; {exc}") from None
+        return daemon.trigger(model, pipeline, body.params, body.reason)
 
     @app.post("/api/v1/models/{model}/promote", dependencies=[auth])
     def promote(model: str, body: PromoteBody) -> dict[str, Any]:
@@ -181,6 +186,24 @@ def create_api(daemon) -> FastAPI:  # noqa: ANN001 - monitor.daemon.Daemon
         except PromotionError as exc:
             raise HTTPException(409, str(exc)) from None
         return {"rolled_back": record is not None, "promotion": record.to_json() if record else None}
+
+    @app.get("/api/v1/models/{model}/breaker")
+    def breaker(model: str) -> dict[str, Any]:
+        known_model(model)
+        rules = daemon.rules
+        return {
+            "model": model,
+            "open": rules.breaker_open(model),
+            "consecutive_failures": rules.context.consecutive_failures(model),
+            "threshold": rules.breaker.threshold,
+        }
+
+    @app.post("/api/v1/models/{model}/breaker/reset", dependencies=[auth])
+    def reset_breaker(model: str, body: BreakerResetBody | None = None) -> dict[str, Any]:
+        known_model(model)
+        body = body or BreakerResetBody()
+        decision = daemon.rules.reset_breaker(model, by=body.by, reason=body.reason)
+        return {"model": model, "open": daemon.rules.breaker_open(model), "decision": decision.to_json()}
 
     @app.get("/reports/{model}")
     def reports(model: str) -> list[str]:

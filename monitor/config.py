@@ -300,6 +300,63 @@ class JobsConfig(_Model):
     python: str | None = None
 
 
+class GuardsConfig(_Model):
+    """Limits every proposed job passes before it starts (see rules.guards).
+
+    ``concurrency`` (jobs queued or running at once, all models) defaults to ``jobs.concurrency``.
+    ``breaker_half_open_after: null`` keeps an open circuit breaker open until a person resets
+    it (``modelhealthd breaker reset MODEL``); a duration lets one trial job through that long
+    after the last failure. ``default_cooldown`` applies to rules without a ``cooldown``.
+    """
+
+    concurrency: int | None = Field(None, ge=1)
+    daily_budget: int = Field(5, ge=1)
+    budget_window: Duration = 86400.0
+    blast_radius: int = Field(10, ge=1)
+    blast_radius_window: Duration = 3600.0
+    breaker_threshold: int = Field(3, ge=1)
+    breaker_half_open_after: Duration | None = None
+    default_cooldown: Duration = 3600.0
+
+
+class GrafanaHookConfig(_Model):
+    """Grafana's webhook signature (the contact point's ``hmacConfig``).
+
+    With a secret, every request to ``/hooks/grafana`` must carry a valid hex HMAC-SHA256 in
+    ``signature_header``. With ``timestamp_header`` (Grafana's ``timestampHeader``), the
+    signature covers ``timestamp:body`` and a timestamp further than ``max_age`` from now is
+    refused, so a captured request cannot be replayed later.
+    """
+
+    hmac_secret: str | None = None
+    hmac_secret_file: Path | None = None
+    signature_header: str = "X-Grafana-Alerting-Signature"
+    timestamp_header: str | None = None
+    max_age: Duration = 300.0
+
+    def resolved_secret(self) -> str | None:
+        if self.hmac_secret:
+            return self.hmac_secret
+        if self.hmac_secret_file:
+            return self.hmac_secret_file.read_text().strip() or None
+        return None
+
+
+class HooksConfig(_Model):
+    """Webhook intake: ``/hooks/alertmanager`` and ``/hooks/grafana``. The bearer token defaults to the API token."""
+
+    token: str | None = None
+    token_file: Path | None = None
+    grafana: GrafanaHookConfig = GrafanaHookConfig()
+
+    def resolved_token(self) -> str | None:
+        if self.token:
+            return self.token
+        if self.token_file:
+            return self.token_file.read_text().strip() or None
+        return None
+
+
 class Config(_Model):
     state: str = "sqlite:///./modelhealthd-state/state.db"
     registry: Path = Path("./modelhealthd-state/registry")
@@ -308,6 +365,8 @@ class Config(_Model):
     prometheus: PrometheusConfig | None = None
     rules: tuple[Path, ...] = ()
     jobs: JobsConfig = JobsConfig()
+    guards: GuardsConfig = GuardsConfig()
+    hooks: HooksConfig = HooksConfig()
     dry_run: bool = False
     models: tuple[ModelConfig, ...] = ()
 
@@ -451,6 +510,14 @@ def _resolve_paths(config: Config, base: Path) -> Config:
             "rules": tuple(fix(p) for p in config.rules),
             "models": models,
             "api": config.api.model_copy(update={"token_file": fix(config.api.token_file)}),
+            "hooks": config.hooks.model_copy(
+                update={
+                    "token_file": fix(config.hooks.token_file),
+                    "grafana": config.hooks.grafana.model_copy(
+                        update={"hmac_secret_file": fix(config.hooks.grafana.hmac_secret_file)}
+                    ),
+                }
+            ),
         }
     )
 

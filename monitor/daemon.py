@@ -22,6 +22,7 @@ from monitor.config import Config, ModelConfig
 from monitor.drain import DrainReport, drain
 from monitor.evaluation import RuleRunner, load_ruleset
 from monitor.exporter import DaemonMetrics
+from monitor.hooks_intake import AlertIntake
 from monitor.labels import LabelBook
 from monitor.lifecycle import Lifecycle
 from monitor.measurements import Measurements
@@ -54,7 +55,12 @@ class Daemon:
         self.registry = FileRegistry(config.registry)
         self.metrics = DaemonMetrics()
         self.labels = LabelBook(self.store)
-        self.checker = Checker(self.registry, serving_source(config), self.labels.for_model)
+        self.checker = Checker(
+            self.registry,
+            serving_source(config),
+            self.labels.for_model,
+            profile_cache=Path(config.registry).parent / "cache" / "profiles",
+        )
         self.promoter = Promoter(config, self.registry, self.store, self.metrics, clock)
         state_dir = Path(config.registry).parent
         self.executor = LocalExecutor(state_dir / "jobs", timeout_seconds=config.jobs.timeout)
@@ -76,6 +82,10 @@ class Daemon:
         self.http_server = None
         self.stopping = threading.Event()
         self.hook_routers: list[Any] = []
+        self.intake = AlertIntake(self)
+        from monitor.hooks import hook_router  # FastAPI, like the API itself, loads only here
+
+        self.hook_routers.append(hook_router(self, self.intake))
         self.lock = DaemonLock(config.state)
         self.last_tick_at: float | None = None
 
@@ -88,7 +98,7 @@ class Daemon:
         self.lock.acquire()  # raises StoreLockedError when another daemon runs on this store
         self.promoter.reconcile()  # finishes or aborts promotion intents a crash left; logs each
         for model in self.config.models:
-            self.metrics.known_model(model.name)
+            self.metrics.known_model(model.name, model.check.every)
             self.metrics.set_version(model.name, self.registry.production(model.name))
             self.schedule_check(model)
         self.scheduler.add_job(
@@ -191,6 +201,7 @@ class Daemon:
     def tick(self) -> None:
         self.supervisor.tick()
         self.reports.reap()
+        self.intake.drain()
         self.last_tick_at = time.monotonic()
 
     def trigger(self, model: str, pipeline: str, params: dict[str, Any], reason: str) -> dict[str, Any]:

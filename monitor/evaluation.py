@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from importlib import resources
 from typing import Any
 
@@ -14,9 +14,9 @@ from monitor.guard_context import StoreGuardContext
 from monitor.measurements import Measurements
 from monitor.state.store import StateStore
 from reoptimize.registry import FileRegistry
-from rules.decisions import Decision, guard_decision
+from rules.decisions import Decision, breaker_reset_decision, guard_decision
 from rules.engine import RuleEngine
-from rules.guards import GuardSettings, default_guards, run_guards
+from rules.guards import CircuitBreakerGuard, GuardSettings, default_guards, run_guards
 from rules.loader import RuleError, RuleSet, load_rule_files, parse_rules
 from rules.proposal import Proposal
 from rules.schema import Action
@@ -40,7 +40,25 @@ def load_ruleset(config: Config) -> RuleSet:
         raise RulesLoadError(str(exc)) from None
 
 
+def guard_settings(config: Config) -> GuardSettings:
+    """The guard limits of the config's ``guards:`` section."""
+    g = config.guards
+    return GuardSettings(
+        concurrency=g.concurrency or config.jobs.concurrency,
+        daily_budget=g.daily_budget,
+        budget_window_s=g.budget_window,
+        blast_radius=g.blast_radius,
+        blast_radius_window_s=g.blast_radius_window,
+        breaker_threshold=g.breaker_threshold,
+        breaker_reset_s=g.breaker_half_open_after,
+        default_cooldown_s=g.default_cooldown,
+    )
+
+
 class RuleRunner:
+    """Rules after every check, and the one path by which any proposal (a rule's, an alert's or a
+    person's trigger) passes the guards and becomes a job."""
+
     def __init__(
         self,
         ruleset: RuleSet,
@@ -59,7 +77,8 @@ class RuleRunner:
         self.metrics = metrics
         self.clock = clock
         self.context = StoreGuardContext(store, watching)
-        self.guards = default_guards(settings or GuardSettings(concurrency=config.jobs.concurrency))
+        self.guards = default_guards(settings or guard_settings(config))
+        self.breaker = next(g for g in self.guards if isinstance(g, CircuitBreakerGuard))
         self.lock = threading.Lock()  # guards read then write jobs: one proposal at a time
 
     def _states(self, model: str) -> dict[str, RuleState]:
@@ -73,7 +92,32 @@ class RuleRunner:
                 )
         return states
 
+    def watch_with(self, watching: Callable[[str], bool]) -> None:
+        """Inhibit jobs for a model while ``watching(model)`` is true (a post-promotion watch)."""
+        self.context = StoreGuardContext(self.store, watching)
+
+    def breaker_open(self, model: str, now: float | None = None) -> bool:
+        return self.breaker.is_open(model, self.context, self.clock() if now is None else now)
+
+    def refresh_breaker(self, model: str, now: float | None = None) -> bool:
+        """Export whether the model's circuit breaker is open now; returns it."""
+        is_open = self.breaker_open(model, now)
+        self.metrics.set_circuit(model, is_open)
+        return is_open
+
+    def reset_breaker(self, model: str, by: str, reason: str) -> Decision:
+        """A person closes the model's circuit breaker; the reset is recorded in the decision log."""
+        with self.lock:
+            now = self.clock()
+            failures = self.context.consecutive_failures(model)
+            decision = breaker_reset_decision(model, now, by, reason, failures)
+            self.record(decision)
+            self.refresh_breaker(model, now)
+        log.info(decision.message, extra={"model": model})
+        return decision
+
     def after_check(self, model: ModelConfig, m: Measurements) -> None:
+        self.refresh_breaker(model.name, m.at)
         evaluation = self.engine.evaluate(model.name, model.labels, m.values, self._states(model.name), m.at)
         self.store.rule_states.save(model.name, {r: s.to_json() for r, s in evaluation.states.items()}, m.at)
         self.metrics.set_rule_states(model.name, {r: s.state for r, s in evaluation.states.items()})
@@ -84,21 +128,34 @@ class RuleRunner:
         for proposal in evaluation.proposals:
             self.submit(proposal, condition_since=states[proposal.rule].active_since)
 
-    def submit(self, proposal: Proposal, condition_since: float | None = None) -> dict[str, Any]:
+    def submit(
+        self,
+        proposal: Proposal,
+        condition_since: float | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """Pass a proposal through the guards and queue its job when they allow it.
 
         ``condition_since`` is when the rule's condition became true; the job uses the traffic
-        since then as the new version's reference.
+        since then as the new version's reference. ``extra`` is added to the job's trigger
+        (an incoming alert's identity and labels). In dry-run mode nothing is queued and the
+        guard decision says what would have run.
         """
         with self.lock:
             outcome = run_guards(proposal, self.guards, self.context, proposal.at)
             dry_run = self.config.dry_run
             self.record(guard_decision(outcome, dry_run))
             model = proposal.model
-            self.metrics.set_circuit(model, _breaker_refused(outcome))
+            if proposal.starts_job:
+                self.refresh_breaker(model, proposal.at)
             if not outcome.allowed or dry_run or not proposal.starts_job:
                 refused = outcome.refused_by
-                return {"queued": False, "dry_run": dry_run, "reason": refused.reason if refused else None}
+                return {
+                    "queued": False,
+                    "dry_run": dry_run,
+                    "would_run": dry_run and outcome.allowed and proposal.starts_job,
+                    "reason": refused.reason if refused else None,
+                }
             job = self.store.jobs.create(
                 model,
                 proposal.action.pipeline,
@@ -109,6 +166,7 @@ class RuleRunner:
                     "inputs": dict(proposal.inputs),
                     "at": proposal.at,
                     "condition_since": condition_since,
+                    **dict(extra or {}),
                 },
                 now=self.clock(),
                 rule=proposal.rule,
@@ -151,8 +209,3 @@ class RuleRunner:
             data=decision.data,
         )
         self.metrics.decisions.labels(decision.kind).inc()
-
-
-def _breaker_refused(outcome) -> bool:  # noqa: ANN001
-    refused = outcome.refused_by
-    return refused is not None and refused.guard == "circuit_breaker"

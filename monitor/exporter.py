@@ -19,6 +19,9 @@ from rules.vocabulary import VOCABULARY
 disable_created_metrics()
 PREFIX = "modelhealth_"
 CHECK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+JOB_BUCKETS = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0)
+ALERT_SOURCES = ("alertmanager", "grafana")
+ALERT_OUTCOMES = ("accepted", "duplicate", "resolved", "unmatched", "rejected")
 
 
 class _SnapshotCollector:
@@ -142,6 +145,47 @@ class DaemonMetrics:
         self.reports = Counter(
             PREFIX + "reports", "Drift reports rendered.", ["model", "outcome"], registry=r
         )
+        self.job_duration = Histogram(
+            PREFIX + "job_duration_seconds",
+            "Wall time of finished jobs, from start to end.",
+            ["model", "kind"],
+            buckets=JOB_BUCKETS,
+            registry=r,
+        )
+        self.gate_verdicts = Counter(
+            PREFIX + "gate_verdicts", "Gate verdicts on job candidates.", ["model", "outcome"], registry=r
+        )
+        self.check_interval = Gauge(
+            PREFIX + "check_interval_seconds",
+            "How often the model is checked (models[].check.every).",
+            ["model"],
+            registry=r,
+        )
+        self.last_promotion = Gauge(
+            PREFIX + "last_promotion_timestamp_seconds",
+            "When the model was last promoted or rolled back.",
+            ["model", "kind"],
+            registry=r,
+        )
+        self.alerts = Counter(
+            PREFIX + "alerts_received",
+            "Alerts received on the webhook intake, by source and outcome.",
+            ["kind", "outcome"],
+            registry=r,
+        )
+        for source in ALERT_SOURCES:
+            for outcome in ALERT_OUTCOMES:
+                self.alerts.labels(source, outcome)
+
+    def job_finished(
+        self, model: str, kind: str, outcome: str, seconds: float | None, passed: bool | None
+    ) -> None:
+        """Count a finished job, its duration and, when it reached the gate, the verdict."""
+        self.jobs.labels(model, kind, outcome).inc()
+        if seconds is not None and seconds >= 0:
+            self.job_duration.labels(model, kind).observe(seconds)
+        if passed is not None:
+            self.gate_verdicts.labels(model, "passed" if passed else "rejected").inc()
 
     def record_measurements(self, m: Measurements) -> None:
         with self.snapshot.lock:
@@ -165,13 +209,17 @@ class DaemonMetrics:
         with self.snapshot.lock:
             self.snapshot.circuit_open[model] = is_open
 
-    def known_model(self, model: str) -> None:
+    def known_model(self, model: str, check_every: float | None = None) -> None:
         """Export zeros for series known to exist, so rates and alerts see them from the start."""
+        if check_every is not None:
+            self.check_interval.labels(model).set(check_every)
         for kind in ("check_error", "source_down"):
             self.check_failures.labels(model, kind)
         self.jobs_running.labels(model).set(0)
         for kind in ("promote", "rollback"):
             self.promotions.labels(model, kind)
+        for outcome in ("passed", "rejected"):
+            self.gate_verdicts.labels(model, outcome)
         self.set_circuit(model, False)
 
     def render(self) -> bytes:

@@ -6,12 +6,19 @@ from collections.abc import Callable
 
 from sqlalchemy import desc, func, select
 
-from monitor.state.schema import jobs
+from monitor.state.schema import decisions, jobs
 from monitor.state.store import StateStore
+
+FAILED = ("failed", "timed_out")
+FINISHED = ("succeeded", "failed", "timed_out", "cancelled")
 
 
 class StoreGuardContext:
-    """Implements :class:`rules.guards.GuardContext` over the jobs table."""
+    """Implements :class:`rules.guards.GuardContext` over the jobs table.
+
+    A person's circuit-breaker reset is a ``reset`` entry in the decision log; failures that
+    ended before the latest one no longer count.
+    """
 
     def __init__(self, store: StateStore, watching: Callable[[str], bool] = lambda _model: False):
         self.store = store
@@ -36,13 +43,33 @@ class StoreGuardContext:
         with self.store.engine.connect() as conn:
             return {row.model for row in conn.execute(query)}
 
+    def breaker_reset_at(self, model: str) -> float | None:
+        query = select(func.max(decisions.c.at)).where(
+            (decisions.c.kind == "reset") & (decisions.c.model == model)
+        )
+        with self.store.engine.connect() as conn:
+            return conn.execute(query).scalar_one()
+
     def consecutive_failures(self, model: str) -> int:
-        return self.store.jobs.consecutive_failures(model)
+        reset = self.breaker_reset_at(model)
+        query = (
+            select(jobs.c.state, jobs.c.finished_at)
+            .where((jobs.c.model == model) & jobs.c.state.in_(FINISHED))
+            .order_by(desc(jobs.c.finished_at))
+            .limit(100)
+        )
+        count = 0
+        with self.store.engine.connect() as conn:
+            for row in conn.execute(query):
+                if row.state == "succeeded" or (reset is not None and (row.finished_at or 0) <= reset):
+                    break
+                count += row.state in FAILED
+        return count
 
     def last_failure_at(self, model: str) -> float | None:
         query = (
             select(jobs.c.finished_at)
-            .where((jobs.c.model == model) & jobs.c.state.in_(("failed", "timed_out")))
+            .where((jobs.c.model == model) & jobs.c.state.in_(FAILED))
             .order_by(desc(jobs.c.finished_at))
             .limit(1)
         )

@@ -111,6 +111,7 @@ class Promoter:
         )
         if self.metrics:
             self.metrics.promotions.labels(model, kind).inc()
+            self.metrics.last_promotion.labels(model, kind).set(self.clock())
             self.metrics.set_version(model, version)
         self.reload(model, pid)
         return self._get(model, pid)

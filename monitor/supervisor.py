@@ -119,8 +119,10 @@ class JobSupervisor:
         now = self.clock()
         if not self.store.jobs.mark_handled(job.id, now):
             return
-        self.metrics.jobs.labels(job.model, job.pipeline, job.state).inc()
         verdict = (job.result or {}).get("verdict") or {}
+        seconds = job.finished_at - job.started_at if job.finished_at and job.started_at else None
+        passed = bool(verdict.get("passed")) if verdict else None
+        self.metrics.job_finished(job.model, job.pipeline, job.state, seconds, passed)
         text = verdict.get("text") or job.error or job.state
         self.store.decisions.append(
             now,

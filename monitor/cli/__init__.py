@@ -24,6 +24,8 @@ COMMAND_MODULES = (
     "status_cmd",
     "jobs_cmd",
     "state_cmd",
+    "decisions_cmd",
+    "breaker_cmd",
     "demo_cmd",
 )
 
