@@ -25,7 +25,7 @@ from pydantic import (
 
 from rules.durations import parse_duration
 from rules.expression import CompiledExpression, compile_expression
-from rules.pipelines import PIPELINES, starts_job
+from rules.pipelines import PIPELINES, normalize_pipeline, starts_job
 
 RULE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$"
 DEFAULT_COOLDOWN_S = 3600.0
@@ -54,14 +54,16 @@ class Action(_Frozen):
     pipeline: str
     params: dict[str, Any] = Field(default_factory=dict, alias="with")
 
-    @field_validator("pipeline")
+    @field_validator("pipeline", mode="before")
     @classmethod
-    def _known_pipeline(cls, value: str) -> str:
-        if value not in PIPELINES:
-            close = difflib.get_close_matches(value, PIPELINES, n=1)
+    def _known_pipeline(cls, value: Any) -> str:
+        try:
+            return normalize_pipeline(value)
+        except ValueError as exc:
+            single = isinstance(value, str) and not any(sep in value for sep in ("+", "->", "→"))
+            close = difflib.get_close_matches(value, PIPELINES, n=1) if single else []
             hint = f" (did you mean {close[0]}?)" if close else ""
-            raise ValueError(f"expected one of {', '.join(PIPELINES)}{hint}")
-        return value
+            raise ValueError(f"{exc}{hint}") from None
 
     @field_validator("params")
     @classmethod
