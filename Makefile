@@ -7,7 +7,7 @@ export DO_NOT_TRACK := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test test-slow test-reliability lint format bench clean
+.PHONY: help venv demo test test-slow test-reliability lint format bench docs clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ format: $(STAMP) ## Format the code with ruff
 
 bench: $(STAMP) ## Run the benchmarks under bench/ (each ends with a JSON line)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+docs: $(STAMP) ## Regenerate docs/configuration.md and docs/metrics.md from the code
+	$(BIN)/python docs/generate.py
 
 clean: ## Remove build and demo artefacts (keeps .venv)
 	rm -rf demo-out build *.egg-info .pytest_cache .ruff_cache
