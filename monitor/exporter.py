@@ -14,6 +14,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 
 from monitor.measurements import Measurements
+from rules.pipelines import JOB_PIPELINES
 from rules.vocabulary import VOCABULARY
 
 disable_created_metrics()
@@ -22,6 +23,7 @@ CHECK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 
 JOB_BUCKETS = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0)
 ALERT_SOURCES = ("alertmanager", "grafana")
 ALERT_OUTCOMES = ("accepted", "duplicate", "resolved", "unmatched", "rejected")
+JOB_OUTCOMES = ("succeeded", "failed", "cancelled", "timed_out")
 
 
 class _SnapshotCollector:
@@ -220,6 +222,11 @@ class DaemonMetrics:
             self.promotions.labels(model, kind)
         for outcome in ("passed", "rejected"):
             self.gate_verdicts.labels(model, outcome)
+        # A counter's first sample is not an increase: without these zeros, increase() would
+        # miss a model's first failed job.
+        for kind in JOB_PIPELINES:
+            for outcome in JOB_OUTCOMES:
+                self.jobs.labels(model, kind, outcome)
         self.set_circuit(model, False)
 
     def render(self) -> bytes:
