@@ -1,25 +1,36 @@
-"""One check of one model: serving signals, drift, data quality and accuracy, as Measurements."""
+"""One check of one model: serving signals, drift and its impact, data quality and performance.
+
+The result is a :class:`Measurements` record (vocabulary names, ``None`` when unknown) plus the
+details the API shows beside it: per-feature drift and impact, per-class recall, estimated
+against real accuracy, and the data-quality findings.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from monitor.cbpe import estimate_accuracy
 from monitor.config import ModelConfig
-from monitor.drift.engine import DriftResult, detect_drift
+from monitor.drift.engine import DriftResult, FeatureDrift, detect_drift
+from monitor.drift.severity import drift_severity
+from monitor.impact import ImpactResult, permutation_impact
 from monitor.measurements import FeatureScore, Measurements
 from monitor.model_view import ModelView, load_view
-from monitor.performance import classification_metrics, join_labels, per_class_recall, regression_metrics
-from monitor.quality import missing_ratio, out_of_range_ratio
+from monitor.performance import classification_metrics, per_class_recall, regression_metrics
+from monitor.quality import window_quality
 from monitor.sources.base import ServingSignals, ServingSource
 from monitor.sources.prediction_log import PredictionWindow
 from reoptimize.registry import FileRegistry
 
 LabelLookup = Callable[[ModelConfig, float], Mapping[str, Any]]
 MIN_LABELS = 20
+log = logging.getLogger("modelhealthd.check")
 
 
 @dataclass(frozen=True)
@@ -29,15 +40,26 @@ class CheckOutcome:
     drift: DriftResult | None
     serving: ServingSignals
     details: Mapping[str, Any]
+    impact: ImpactResult | None = None
 
 
 class Checker:
-    """Runs checks; holds one :class:`ModelView` per model, rebuilt when production changes."""
+    """Runs checks; holds one :class:`ModelView` per model, rebuilt when production changes.
 
-    def __init__(self, registry: FileRegistry, serving: ServingSource, labels: LabelLookup):
+    ``profile_cache`` is the directory where reference profiles are kept between runs.
+    """
+
+    def __init__(
+        self,
+        registry: FileRegistry,
+        serving: ServingSource,
+        labels: LabelLookup,
+        profile_cache: Path | None = None,
+    ):
         self.registry = registry
         self.serving = serving
         self.labels = labels
+        self.profile_cache = profile_cache
         self.views: dict[str, ModelView] = {}
 
     def view(self, model: ModelConfig) -> ModelView | None:
@@ -46,7 +68,7 @@ class Checker:
             return None
         current = self.views.get(model.name)
         if current is None or current.version != version:
-            current = load_view(self.registry, model, version, current)
+            current = load_view(self.registry, model, version, current, self.profile_cache)
             self.views[model.name] = current
         return current
 
@@ -60,27 +82,46 @@ class Checker:
             m = Measurements(model=model.name, version=None, at=now, values=values, notes=tuple(notes))
             return CheckOutcome(m, None, None, serving, {"serving_up": serving.up})
         window = view.reader.window(now - model.check.window, now)
-        values.update(self._quality(view, window))
+        quality = window_quality(window, view.stats, view.features)
+        values.update(quality.values)
+        values["rows"] = window.rows
         values["model_size_bytes"] = view.model_size_bytes
         gap = view.manifest.metrics.get("train_holdout_gap")
-        values["train_holdout_gap"] = gap if isinstance(gap, int | float) else None
-        drift = None
+        values["train_holdout_gap"] = (
+            gap if isinstance(gap, int | float) and not isinstance(gap, bool) else None
+        )
+        labels = self.labels(model, now) if window.rows else {}
+        row_labels = [labels.get(rid) for rid in window.request_ids.tolist()] if labels else None
+        drift = impact = None
         if window.rows >= model.check.min_rows:
-            current = dict(window.columns)
-            current["_prediction"] = window.predictions
-            drift = detect_drift(view.stats, current, drift_share=model.check.drift_share)
+            drift = detect_drift(
+                view.stats,
+                window_frame_columns(window),
+                drift_share=model.check.drift_share,
+                effect_size_floor=model.check.effect_size_floor,
+                fdr=model.check.fdr,
+            )
             values.update(_drift_values(drift))
+            impact, note = self._impact(model, view, window, drift, row_labels)
+            values["drift_impact"] = impact.largest if impact is not None else (0.0 if not note else None)
+            if note and drift.drifted_features:
+                notes.append(note)
         else:
             notes.append(
                 f"{window.rows} rows in the window, fewer than min_rows={model.check.min_rows}: drift unknown"
             )
-        perf, recall = self._performance(model, view, window, now)
+        perf, perf_details = _performance(view, window, row_labels)
         values.update(perf)
-        features = tuple(
-            FeatureScore(f.column, f.method, f.score, f.threshold, f.drifted, getattr(f, "error", None))
-            for f in (drift.features if drift else ())
-        )
-        details = {"serving_up": serving.up, "serving_source": serving.source, "per_class_recall": recall}
+        impacts = {f.feature: f.impact for f in impact.features} if impact is not None else {}
+        features = tuple(_feature_score(f, impacts.get(f.column)) for f in (drift.features if drift else ()))
+        details = {
+            "serving_up": serving.up,
+            "serving_source": serving.source,
+            "per_class_recall": perf_details.pop("per_class_recall", {}),
+            "performance": perf_details,
+            "quality": dict(quality.details),
+            "drift_impact": impact.to_json() if impact is not None else None,
+        }
         m = Measurements(
             model=model.name,
             version=view.version,
@@ -88,34 +129,98 @@ class Checker:
             values=values,
             features=features,
             notes=tuple(notes),
+            extra={
+                "per_class_recall": details["per_class_recall"],
+                "max_feature_series": model.check.max_feature_series,
+            },
         )
-        return CheckOutcome(m, window, drift, serving, details)
+        return CheckOutcome(m, window, drift, serving, details, impact)
 
-    def _quality(self, view: ModelView, window: PredictionWindow) -> dict[str, float | None]:
-        return {
-            "rows": window.rows,
-            "missing_ratio": missing_ratio(window.columns) if window.rows else None,
-            "out_of_range_ratio": out_of_range_ratio(window.columns, view.ranges) if window.rows else None,
-            "schema_errors": window.schema_errors,
-            "bad_log_lines": window.bad_lines,
-        }
+    def _impact(
+        self,
+        model: ModelConfig,
+        view: ModelView,
+        window: PredictionWindow,
+        drift: DriftResult,
+        row_labels: Sequence[Any] | None,
+    ) -> tuple[ImpactResult | None, str | None]:
+        """Permutation impact of the most drifted features; (None, why) when it cannot be measured."""
+        settings = model.check.impact
+        ranked = sorted(
+            (f for f in drift.features if f.drifted and f.error is None),
+            key=lambda f: -(drift_severity(f.method, f.score, f.threshold) or 0.0),
+        )
+        if not ranked:
+            return None, None
+        if not settings.enabled:
+            return None, "drift impact is disabled (check.impact.enabled: false)"
+        columns = [window.columns[f] for f in view.features]
+        if any(c.dtype == object for c in columns):
+            return None, "drift impact needs numeric features; this model has categorical ones"
+        try:
+            runner = view.runner()
+            impact = permutation_impact(
+                runner,
+                np.column_stack(columns) if columns else np.empty((window.rows, 0)),
+                view.features,
+                [f.column for f in ranked[: settings.max_features]],
+                row_labels,
+                prediction_std=view.profile.prediction_std,
+                max_rows=settings.max_rows,
+                seed=settings.seed,
+            )
+        except Exception as exc:  # a model that fails here must not fail the whole check
+            log.warning("drift impact of %s failed: %s", model.name, exc, extra={"model": model.name})
+            return None, f"drift impact could not be measured: {type(exc).__name__}: {exc}"
+        if impact is None:
+            return None, "drift impact: no window row has every feature finite"
+        return impact, None
 
-    def _performance(
-        self, model: ModelConfig, view: ModelView, window: PredictionWindow, now: float
-    ) -> tuple[dict[str, float | None], dict[str, float]]:
-        mine = window.versions == view.version
-        if not window.rows or not mine.any():
-            return {"labelled_rows": 0}, {}
-        labels = self.labels(model, now)
-        y_pred, y_true = join_labels(window.request_ids[mine], window.predictions[mine], labels)
-        out: dict[str, float | None] = {"labelled_rows": len(y_true)}
-        if len(y_true) < MIN_LABELS:
-            return out, {}
-        if view.manifest.task == "regression":
-            out.update(regression_metrics(y_pred, y_true))
-            return out, {}
-        out.update(classification_metrics(y_pred, y_true))
-        return out, per_class_recall(y_pred, y_true)
+
+def _feature_score(f: FeatureDrift, impact: float | None) -> FeatureScore:
+    return FeatureScore(
+        f.column,
+        f.method or "",
+        f.score,
+        f.threshold,  # type: ignore[arg-type]
+        f.drifted,
+        f.error,
+        severity=drift_severity(f.method, f.score, f.threshold),
+        impact=impact,
+    )
+
+
+def _performance(
+    view: ModelView, window: PredictionWindow, row_labels: Sequence[Any] | None
+) -> tuple[dict[str, float | None], dict[str, Any]]:
+    """Accuracy and F1 (or MAE and RMSE) from joined labels, and accuracy estimated without them."""
+    mine = window.versions == view.version if window.rows else np.zeros(0, dtype=bool)
+    classifier = view.manifest.task != "regression"
+    out: dict[str, float | None] = {"labelled_rows": 0}
+    details: dict[str, Any] = {}
+    if classifier and mine.any():
+        out["estimated_accuracy"] = estimate_accuracy(view.profile.calibration, window.confidence[mine])
+        details["estimated_accuracy"] = out["estimated_accuracy"]
+    if row_labels is None or not mine.any():
+        return out, details
+    labelled = mine & np.array([label is not None for label in row_labels], dtype=bool)
+    out["labelled_rows"] = int(labelled.sum())
+    if labelled.sum() < MIN_LABELS:
+        return out, details
+    y_pred = window.predictions[labelled].tolist()
+    y_true = [row_labels[i] for i in np.flatnonzero(labelled).tolist()]
+    if not classifier:
+        out.update(regression_metrics(y_pred, y_true))
+        return out, details
+    out.update(classification_metrics(y_pred, y_true))
+    details["accuracy"] = out["accuracy"]
+    details["labelled_rows"] = out["labelled_rows"]
+    # On the same labelled rows, so estimate and truth can be compared directly.
+    details["estimated_accuracy_on_labelled"] = estimate_accuracy(
+        view.profile.calibration, window.confidence[labelled]
+    )
+    details["per_class_recall"] = per_class_recall(y_pred, y_true)
+    return out, details
 
 
 def _drift_values(drift: DriftResult) -> dict[str, float | None]:

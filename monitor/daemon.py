@@ -55,7 +55,12 @@ class Daemon:
         self.registry = FileRegistry(config.registry)
         self.metrics = DaemonMetrics()
         self.labels = LabelBook(self.store)
-        self.checker = Checker(self.registry, serving_source(config), self.labels.for_model)
+        self.checker = Checker(
+            self.registry,
+            serving_source(config),
+            self.labels.for_model,
+            profile_cache=Path(config.registry).parent / "cache" / "profiles",
+        )
         self.promoter = Promoter(config, self.registry, self.store, self.metrics, clock)
         state_dir = Path(config.registry).parent
         self.executor = LocalExecutor(state_dir / "jobs", timeout_seconds=config.jobs.timeout)

@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disa
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 
-from monitor.measurements import Measurements
+from monitor.measurements import FeatureScore, Measurements
 from rules.pipelines import JOB_PIPELINES
 from rules.vocabulary import VOCABULARY
 
@@ -24,6 +24,21 @@ JOB_BUCKETS = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.
 ALERT_SOURCES = ("alertmanager", "grafana")
 ALERT_OUTCOMES = ("accepted", "duplicate", "resolved", "unmatched", "rejected")
 JOB_OUTCOMES = ("succeeded", "failed", "cancelled", "timed_out")
+
+
+MAX_CLASSES = 50  # per-class recall series per model
+
+
+def top_features(features: Iterable[FeatureScore], k: int) -> list[FeatureScore]:
+    """The ``k`` scored features to export: drifted first, then by drift severity, then by name."""
+    scored = [f for f in features if f.score is not None]
+    scored.sort(key=lambda f: (not f.drifted, -(f.severity if f.severity is not None else -1.0), f.feature))
+    return scored[:k]
+
+
+def _feature_cap(m: Measurements, default: int) -> int:
+    cap = m.extra.get("max_feature_series")
+    return cap if isinstance(cap, int) and cap >= 0 else default
 
 
 class _SnapshotCollector:
@@ -62,15 +77,29 @@ class _SnapshotCollector:
             "1 when the feature's drift test says drifted.",
             labels=["model", "feature"],
         )
+        impact = GaugeMetricFamily(
+            PREFIX + "feature_drift_impact",
+            "Permutation impact of a drifted feature on the model's output (ratio, see drift_impact).",
+            labels=["model", "feature"],
+        )
+        recall = GaugeMetricFamily(
+            PREFIX + "class_recall",
+            "Recall of one class on labelled predictions (ratio; the first classes only).",
+            labels=["model", "class"],
+        )
         for model, m in sorted(measurements.items()):
-            ranked = sorted(
-                (f for f in m.features if f.score is not None), key=lambda f: (not f.drifted, f.feature)
-            )
-            for f in ranked[: self.max_features]:
+            for f in top_features(m.features, _feature_cap(m, self.max_features)):
                 score.add_metric([model, f.feature], f.score)
                 drifted.add_metric([model, f.feature], 1.0 if f.drifted else 0.0)
+                if f.impact is not None:
+                    impact.add_metric([model, f.feature], f.impact)
+            recalls = m.extra.get("per_class_recall") or {}
+            for cls in sorted(recalls)[:MAX_CLASSES]:
+                recall.add_metric([model, cls], recalls[cls])
         yield score
         yield drifted
+        yield impact
+        yield recall
         firing = GaugeMetricFamily(
             PREFIX + "rule_firing", "1 while the rule fires for the model.", labels=["model", "rule"]
         )

@@ -18,6 +18,8 @@ class FeatureScore:
     threshold: float
     drifted: bool
     error: str | None = None
+    severity: float | None = None  # drift on one scale for all methods: 1 at the threshold
+    impact: float | None = None  # permutation impact on the model's output, when measured
 
 
 @dataclass(frozen=True)

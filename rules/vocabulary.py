@@ -26,7 +26,12 @@ VOCABULARY: tuple[MeasurementName, ...] = (
         "prediction_drift_score", "score", "Drift score of the prediction column (method-specific)."
     ),
     MeasurementName("prediction_drift", "bool", "1 when the prediction column drifted, else 0."),
-    MeasurementName("drift_impact", "ratio", "Largest accuracy impact of a drifted feature on the window."),
+    MeasurementName(
+        "drift_impact",
+        "ratio",
+        "Largest permutation impact of a drifted feature on the window: accuracy drop with labels, "
+        "else share of predictions that change (0 when no feature drifted).",
+    ),
     # serving
     MeasurementName("latency_p50_seconds", "seconds", "Median request duration."),
     MeasurementName("latency_p95_seconds", "seconds", "95th percentile request duration."),
@@ -56,6 +61,13 @@ VOCABULARY: tuple[MeasurementName, ...] = (
     MeasurementName("missing_ratio", "ratio", "Share of feature values that are missing, NaN or inf."),
     MeasurementName("out_of_range_ratio", "ratio", "Share of feature values outside the reference range."),
     MeasurementName("schema_errors", "errors", "Missing, extra or wrongly typed columns in the window."),
+    MeasurementName("nan_values", "values", "Feature values in the window that were sent as NaN."),
+    MeasurementName("inf_values", "values", "Feature values in the window that were sent as +/-inf."),
+    MeasurementName(
+        "unseen_category_ratio",
+        "ratio",
+        "Share of categorical feature values whose category the reference never held.",
+    ),
     MeasurementName("bad_log_lines", "lines", "Prediction-log lines in the window that could not be parsed."),
     # model
     MeasurementName("model_size_bytes", "bytes", "Size of the serving version's ONNX file."),

@@ -12,7 +12,7 @@ import json
 import math
 import re
 from collections import deque
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +21,9 @@ from typing import Any
 import numpy as np
 
 _HOURLY = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2})")
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+# What a malformed record can raise while it is parsed; such a line is counted and skipped.
+_BAD_RECORD = (ValueError, KeyError, TypeError, OverflowError, RecursionError)
 
 
 def parse_ts(value: Any) -> float:
@@ -42,6 +45,7 @@ class _Chunk:
     columns: dict[str, np.ndarray]
     predictions: np.ndarray
     confidence: np.ndarray
+    null_mask: np.ndarray | None = None  # [rows, features]: absent, null or wrongly typed values
     missing_columns: set[str] = field(default_factory=set)
     extra_columns: set[str] = field(default_factory=set)
     wrong_type_columns: set[str] = field(default_factory=set)
@@ -49,7 +53,12 @@ class _Chunk:
 
 @dataclass(frozen=True)
 class PredictionWindow:
-    """The rows of one check window, column by column."""
+    """The rows of one check window, column by column.
+
+    Numeric feature columns hold NaN where a value was absent, null or of the wrong type;
+    ``null_counts`` says how many of a column's NaNs are such gaps, so a NaN the server really
+    received can be told apart. Categorical columns hold ``None`` for a gap.
+    """
 
     at: np.ndarray
     request_ids: np.ndarray
@@ -58,6 +67,7 @@ class PredictionWindow:
     predictions: np.ndarray
     confidence: np.ndarray
     bad_lines: int = 0
+    null_counts: Mapping[str, int] = field(default_factory=dict)
     missing_columns: frozenset[str] = frozenset()
     extra_columns: frozenset[str] = frozenset()
     wrong_type_columns: frozenset[str] = frozenset()
@@ -86,39 +96,52 @@ class _ChunkBuilder:
         self.extra: set[str] = set()
         self.wrong: set[str] = set()
         self.not_int: set[int] = set()  # columns that held a float or a gap: they cannot stay integers
+        self.gaps: list[tuple[int, int]] = []  # (row, column) of absent, null or wrongly typed values
 
     def add(self, record: dict[str, Any]) -> None:
+        """Add one record, or raise (ValueError, KeyError, TypeError) leaving the builder unchanged."""
         at = parse_ts(record["ts"])
         feats = record["features"]
         if not isinstance(feats, dict):
             raise ValueError("features is not an object")
         prediction = record["prediction"]
+        request_id = str(record["request_id"])
+        version = str(record.get("version", ""))
         row: list[Any] = [math.nan] * len(self.features)
+        present = [False] * len(self.features)
         for key, value in feats.items():
             i = self.index.get(key)
             if i is None:
                 self.extra.add(key)
             elif key in self.categorical:
                 row[i] = None if value is None else str(value)
-            elif isinstance(value, int | float) and not isinstance(value, bool):
+                present[i] = value is not None
+            elif isinstance(value, float) or type(value) is int and _INT64_MIN <= value <= _INT64_MAX:
                 row[i] = value
+                present[i] = True
+            elif type(value) is int:
+                row[i] = float(value) if abs(value) < 2**1023 else math.copysign(math.inf, value)
+                present[i] = True
             elif value is not None:
                 self.wrong.add(key)
-        if len(feats) < len(self.features):
+        if len(feats) - len(self.extra.intersection(feats)) < len(self.features):
             self.missing.update(f for f in self.features if f not in feats)
-        self.not_int.update(i for i, v in enumerate(row) if not isinstance(v, int))
         proba = record.get("proba")
-        conf = (
-            max(proba)
-            if isinstance(proba, list) and proba and all(isinstance(p, int | float) for p in proba)
-            else math.nan
-        )
+        conf = math.nan
+        if isinstance(proba, list) and proba and all(isinstance(p, float | int) for p in proba):
+            try:
+                conf = float(max(proba))
+            except OverflowError:
+                conf = math.inf
+        if not all(present):
+            self.gaps.extend((len(self.at), i) for i, ok in enumerate(present) if not ok)
+        self.not_int.update(i for i, v in enumerate(row) if not isinstance(v, int))
         self.at.append(at)
-        self.ids.append(str(record["request_id"]))
-        self.versions.append(str(record.get("version", "")))
+        self.ids.append(request_id)
+        self.versions.append(version)
         self.values.append(row)
         self.preds.append(prediction)
-        self.conf.append(float(conf))
+        self.conf.append(conf)
 
     def build(self) -> _Chunk | None:
         if not self.at:
@@ -132,17 +155,26 @@ class _ChunkBuilder:
                 # Integer columns stay integers: drift tests treat few distinct integers as categories.
                 columns[name] = np.array(col, dtype=np.float64 if i in self.not_int else np.int64)
         preds = np.array(self.preds, dtype=object)
-        if all(isinstance(p, int) and not isinstance(p, bool) for p in self.preds):
-            preds = np.array(self.preds, dtype=np.int64)
-        elif all(isinstance(p, int | float) and not isinstance(p, bool) for p in self.preds):
-            preds = np.array(self.preds, dtype=np.float64)
+        try:
+            if all(isinstance(p, int) and not isinstance(p, bool) for p in self.preds):
+                preds = np.array(self.preds, dtype=np.int64)
+            elif all(isinstance(p, int | float) and not isinstance(p, bool) for p in self.preds):
+                preds = np.array(self.preds, dtype=np.float64)
+        except OverflowError:
+            pass  # integers beyond int64/float64 stay Python objects
+        null_mask = None
+        if self.gaps:
+            null_mask = np.zeros((len(self.at), len(self.features)), dtype=bool)
+            rows, cols = zip(*self.gaps, strict=True)
+            null_mask[list(rows), list(cols)] = True
         return _Chunk(
             at=np.array(self.at, dtype=np.float64),
             request_ids=np.array(self.ids, dtype=object),
-            versions=np.array(self.versions, dtype=object),
+            versions=np.array(self.versions, dtype=str),  # a short fixed-width array, not str objects
             columns=columns,
             predictions=preds,
             confidence=np.array(self.conf, dtype=np.float64),
+            null_mask=null_mask,
             missing_columns=self.missing,
             extra_columns=self.extra,
             wrong_type_columns=self.wrong,
@@ -215,7 +247,7 @@ class PredictionLogReader:
             if record.get("model", self.model) != self.model:
                 return
             builder.add(record)
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        except _BAD_RECORD:
             self.bad.append(now)
             self.bad_total += 1
 
@@ -236,7 +268,7 @@ class PredictionLogReader:
                     record["ts"] = record["ts"].timestamp()
                 if record.get("model", self.model) == self.model:
                     builder.add(record)
-            except (ValueError, KeyError, TypeError):
+            except _BAD_RECORD:
                 self.bad.append(now)
                 self.bad_total += 1
 
@@ -268,17 +300,23 @@ class PredictionLogReader:
             f: cat(lambda c, f=f: c.columns[f], object if f in self.categorical else np.float64)
             for f in self.features
         }
+        null_counts = dict.fromkeys(self.features, 0)
+        for c, m in parts:
+            if c.null_mask is not None:
+                for i, count in enumerate(c.null_mask[m].sum(axis=0).tolist()):
+                    null_counts[self.features[i]] += count
         preds = cat(lambda c: c.predictions, object)
         if preds.dtype == object and len(preds) and all(isinstance(p, int | float) for p in preds):
             preds = preds.astype(np.float64)
         return PredictionWindow(
             at=cat(lambda c: c.at, np.float64),
             request_ids=cat(lambda c: c.request_ids, object),
-            versions=cat(lambda c: c.versions, object),
+            versions=cat(lambda c: c.versions, str),
             columns=columns,
             predictions=preds,
             confidence=cat(lambda c: c.confidence, np.float64),
             bad_lines=len(self.bad),
+            null_counts=null_counts,
             missing_columns=frozenset().union(*(c.missing_columns for c, _ in parts)),
             extra_columns=frozenset().union(*(c.extra_columns for c, _ in parts)),
             wrong_type_columns=frozenset().union(*(c.wrong_type_columns for c, _ in parts)),
