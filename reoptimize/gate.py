@@ -19,7 +19,15 @@ from typing import Any
 from reoptimize.metrics import CandidateMetrics
 from reoptimize.policy import FUNCTIONS, Policy, PolicyError, parse_constraint, references
 
-__all__ = ["ConstraintResult", "GateVerdict", "Policy", "PolicyError", "check_constraint", "decide"]
+__all__ = [
+    "ConstraintResult",
+    "GateVerdict",
+    "Policy",
+    "PolicyError",
+    "check_constraint",
+    "decide",
+    "objective_gain",
+]
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,7 @@ class GateVerdict:
     constraints: tuple[ConstraintResult, ...]
     reasons: tuple[str, ...]
     approval: str = "auto"
+    relative: bool = False
     candidate_label: str = "candidate"
     champion_label: str = "champion"
     trigger: Mapping[str, Any] = field(default_factory=dict)
@@ -65,6 +74,7 @@ class GateVerdict:
             "champion_value": self.champion_value,
             "objective_gain": self.objective_gain,
             "min_improvement": self.min_improvement,
+            "relative": self.relative,
             "constraints": [
                 {"expression": c.expression, "values": dict(c.values), "ok": c.ok, "detail": c.detail}
                 for c in self.constraints
@@ -123,6 +133,14 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
+def objective_gain(cand: float, champ: float, policy: Policy) -> float:
+    """How much better ``cand`` is than ``champ`` on the objective (a fraction when ``relative``)."""
+    gain = (cand - champ) if policy.maximize else (champ - cand)
+    if policy.relative and champ != 0:
+        return gain / abs(champ)
+    return gain
+
+
 def decide(
     candidate: CandidateMetrics,
     champion: CandidateMetrics,
@@ -141,11 +159,11 @@ def decide(
         missing = " and ".join(n for n, v in (("candidate", cand), ("champion", champ)) if v is None)
         reasons.append(f"objective {policy.metric} not measured for the {missing}")
     else:
-        gain = (cand - champ) if policy.maximize else (champ - cand)
+        gain = objective_gain(cand, champ, policy)
         if not gain >= policy.min_improvement:
-            reasons.append(
-                f"objective {policy.metric} gain {gain:+.4g} is below the minimum {policy.min_improvement:g}"
-            )
+            shown = f"{gain:+.1%}" if policy.relative else f"{gain:+.4g}"
+            minimum = f"{policy.min_improvement:.1%}" if policy.relative else f"{policy.min_improvement:g}"
+            reasons.append(f"objective {policy.metric} gain {shown} is below the minimum {minimum}")
     return GateVerdict(
         passed=not reasons,
         objective=policy.objective,
@@ -156,6 +174,7 @@ def decide(
         constraints=results,
         reasons=tuple(reasons),
         approval=policy.approval,
+        relative=policy.relative,
         candidate_label=candidate_label,
         champion_label=champion_label,
         trigger=dict(trigger or {}),

@@ -19,9 +19,13 @@ def objective_line(v: GateVerdict) -> str:
     if v.objective_gain is None:
         return f"{metric} {_num(v.candidate_value)} vs {_num(v.champion_value)} (not measured{direction})"
     ok = v.objective_gain >= v.min_improvement
+    if v.relative:
+        gain, minimum = f"{v.objective_gain:+.1%}", f"{v.min_improvement:.1%}"
+    else:
+        gain, minimum = f"{v.objective_gain:+.4g}", f"{v.min_improvement:g}"
     return (
         f"{metric} {_num(v.candidate_value)} vs {_num(v.champion_value)} "
-        f"({v.objective_gain:+.4g} {'≥' if ok else '<'} {v.min_improvement:g}{direction})"
+        f"({gain} {'≥' if ok else '<'} {minimum}{direction})"
     )
 
 

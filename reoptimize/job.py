@@ -1,8 +1,12 @@
 """The job entry point a worker calls: build candidates, measure them against the champion, gate, stage.
 
-``run_job`` never touches the production pointer. A passing candidate becomes a new registry
-version; promoting it is the daemon's decision. Everything the job learns (metrics of both
-models, the verdict and its text, timings) comes back in a :class:`JobResult`.
+An explicit pipeline (``retrain``, ``retrain+prune+quantize``) builds one candidate; ``auto``
+builds several chosen from the trigger (see :mod:`reoptimize.plans`). All candidates are then
+measured with the champion in one run, on the same rows and CPU, and gated by the job's
+policy (see :mod:`reoptimize.goals`). Of those that pass, the best on the Pareto front is
+staged as a new registry version, with its model card. ``run_job`` never touches the
+production pointer: promoting is the daemon's decision. The :class:`JobResult` carries every
+candidate's metrics and why it was kept or dropped.
 
 Example::
 
@@ -13,27 +17,29 @@ Example::
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-import pandas as pd
-
-from reoptimize.augment import augmentations_for_drift
-from reoptimize.data import DataError, split_recent, time_range, validate_features
 from reoptimize.evaluate import evaluate
-from reoptimize.gate import Policy, decide
+from reoptimize.gate import GateVerdict, Policy, decide
+from reoptimize.goals import goal_of, job_policy
+from reoptimize.job_inputs import JobInputs, input_hashes, load_inputs, training_for, windows
 from reoptimize.job_spec import JobData, JobError, JobResult, JobSpec
-from reoptimize.pipelines import steps_for
+from reoptimize.pipelines import is_auto, load_step
+from reoptimize.plans import Plan, auto_plans, explicit_plan
 from reoptimize.recipe import RecipeSpec
-from reoptimize.reference import read_parquet_bytes
 from reoptimize.registry import FileRegistry
-from reoptimize.settings import TrainingSettings
+from reoptimize.search import Built, search
+from reoptimize.selection import choose, summary
 from reoptimize.staging import new_reference, stage_version
 from reoptimize.steps.base import Candidate, StepInput
 from reoptimize.train import TrainingCancelled as JobCancelled
 
 __all__ = ["JobCancelled", "JobData", "JobError", "JobResult", "JobSpec", "run_job"]
+
+DEFAULT_TIME_BUDGET = 600.0
+PROBE_RUNS = {"latency_runs": 300, "batch_runs": 15}
 
 
 def run_job(
@@ -45,7 +51,7 @@ def run_job(
     should_stop: Callable[[], bool] = lambda: False,
     clock: Callable[[], float] = time.monotonic,
 ) -> JobResult:
-    """Run ``spec.pipeline`` for ``spec.model`` and stage the candidate if the gate passes.
+    """Run ``spec.pipeline`` for ``spec.model`` and stage the best passing candidate.
 
     Raises :class:`JobCancelled` when ``should_stop()`` turns true, :class:`JobError` or
     a ``ValueError`` subclass naming the problem for bad specs or data.
@@ -56,168 +62,243 @@ def run_job(
     def lap(name: str) -> None:
         nonlocal mark
         now = clock()
-        timings[name] = now - mark
+        timings[name] = timings.get(name, 0.0) + now - mark
         mark = now
         if should_stop():
             raise JobCancelled(f"job {spec.job_id} stopped on request after {name}")
 
-    steps = steps_for(spec.pipeline)
+    auto = is_auto(spec.pipeline)
+    explicit = None if auto else explicit_plan(spec.pipeline)
     recipe = RecipeSpec.from_dict(spec.recipe)
-    policy = Policy.from_dict(spec.policy)
-    training = _training(recipe, spec, data.features)
+    base_policy = Policy.from_dict(spec.policy)
     progress({"stage": "load", "job_id": spec.job_id})
-    champion_version, manifest = _champion(spec, registry)
-    features, label = tuple(data.features), data.label
-    if manifest.features and tuple(manifest.features) != features:
-        raise JobError(
-            f"{spec.model} v{champion_version} expects features {list(manifest.features)}, the job has {list(features)}"
+    inputs = load_inputs(spec, data, registry, recipe)
+    task, features, label = inputs.manifest.task, tuple(data.features), data.label
+    goal = goal_of(spec.trigger, explicit.steps if explicit else (), spec.params)
+    policy = job_policy(base_policy, goal, spec.params, task)
+    if explicit is not None:
+        plans = [explicit]
+    else:
+        has_unlabelled = bool((inputs.traffic["_source"] == "unlabelled").any())
+        plans = auto_plans(
+            goal, has_weights=inputs.champion.weights is not None, has_unlabelled=has_unlabelled
         )
-    if manifest.task != recipe.task:
-        raise JobError(
-            f"{spec.model} v{champion_version} is a {manifest.task} model; the recipe says {recipe.task}"
-        )
-    champion_onnx = registry.read_bytes(spec.model, champion_version, "model.onnx")
-    holdout_bytes = registry.read_bytes(spec.model, champion_version, "holdout.parquet")
-    holdout = read_parquet_bytes(holdout_bytes)
-    weights = None
-    if "weights.safetensors" in manifest.files:
-        weights = registry.read_bytes(spec.model, champion_version, "weights.safetensors")
-    recent = (
-        data.recent[data.recent[label].notna()] if label in data.recent.columns else data.recent.iloc[0:0]
-    )
-    recent_train, recent_eval = split_recent(recent) if len(recent) >= 2 else (recent, recent.iloc[0:0])
-    validate_features(data.reference, features, f"job {spec.job_id} reference")
-    validate_features(recent, features, f"job {spec.job_id} recent window")
-    columns = [*features, label]
-    reference = data.reference if label in data.reference.columns else data.reference.assign(**{label: None})
-    train = pd.concat([reference[columns].dropna(subset=[label]), recent_train[columns]], ignore_index=True)
-    if not len(train):
-        raise DataError(f"job {spec.job_id}: no labelled rows to train on (reference and recent are empty)")
     lap("load")
 
-    current = Candidate(
-        name="champion",
-        onnx_bytes=champion_onnx,
-        task=manifest.task,
-        classes=tuple(manifest.classes),
-        weights=weights,
-        stats=dict(manifest.extra),
-    )
-    step_infos = []
-    for step in steps:
-        progress({"stage": "step", "step": step.name})
-        out = step.run(
-            StepInput(current, train, features, label, recipe, training, spec.params, progress, should_stop)
-        )
-        current = out.candidate
-        step_infos.append(dict(out.info))
-        lap(f"step:{step.name}")
+    def build(plan: Plan, remaining: float) -> tuple[Candidate, tuple[dict[str, Any], ...], str | None]:
+        params = plan.job_params(spec.params)
+        if "tune" in plan.steps:
+            tune = dict(params.get("tune") or {})
+            tune["time_budget"] = min(float(tune.get("time_budget", remaining)), max(1.0, 0.8 * remaining))
+            params["tune"] = tune
+        training = training_for(recipe, params, spec.trigger, features)
+        current, infos, veto = inputs.champion, [], None
+        for index, name in enumerate(plan.steps):
+            step = load_step(name)
+            progress({"stage": "step", "step": name, "plan": plan.name})
+            out = step.run(
+                StepInput(
+                    current, inputs.train, features, label, recipe, training, params, progress, should_stop,
+                    inputs.traffic, clock,
+                )
+            )  # fmt: skip
+            current = out.candidate
+            infos.append(dict(out.info))
+            # Only the last step's veto counts: a later step changes the graph, and the final
+            # graph is what the gate measures against the champion.
+            veto = out.veto if index == len(plan.steps) - 1 else None
+            lap(f"step:{name}" if explicit else f"{plan.name}:{name}")
+        return current, tuple(infos), veto
 
-    progress({"stage": "evaluate"})
-    measured = evaluate(
-        {"champion": champion_onnx, "candidate": current.onnx_bytes},
-        holdout,
-        recent_eval,
-        {"champion": data.reference, "candidate": train},
-        task=manifest.task,
-        features=features,
-        label=label,
-        classes={"champion": tuple(manifest.classes), "candidate": current.classes},
-        cost=spec.cost,
+    def probe(candidate: Candidate) -> GateVerdict:
+        measured = _measure(inputs, data, {"probe": candidate}, features, label, spec.cost, **PROBE_RUNS)
+        return decide(measured["probe"], measured["champion"], policy, spec.trigger)
+
+    budget = _budget(spec)
+    built = search(
+        plans,
+        build,
+        probe if auto else None,
+        min_gain=float(spec.params.get("min_gain", policy.min_improvement)),
+        budget_seconds=budget,
+        clock=clock,
+        progress=progress,
+        tolerate_errors=auto,
+    )
+    candidates = {b.name: b for b in built if b.candidate is not None}
+    if not candidates:
+        failures = "; ".join(f"{b.name} ({b.plan.name}): {b.note}" for b in built)
+        raise JobError(f"job {spec.job_id}: no candidate could be built: {failures}")
+
+    progress({"stage": "evaluate", "candidates": len(candidates)})
+    measured = _measure(
+        inputs, data, {n: b.candidate for n, b in candidates.items()}, features, label, spec.cost
     )
     lap("evaluate")
     version = registry.next_version(spec.model)
-    verdict = decide(
-        measured["candidate"],
-        measured["champion"],
-        policy,
-        spec.trigger,
-        candidate_label=f"v{version}",
-        champion_label=f"v{champion_version}",
-    )
-    progress({"stage": "gate", "passed": verdict.passed})
-    windows = {
-        "reference": time_range(data.reference),
-        "recent": time_range(recent),
-        "recent_train": time_range(recent_train),
-        "recent_eval": time_range(recent_eval),
-        "holdout": {"rows": int(len(holdout))},
-        "unlabelled": time_range(data.unlabelled) if data.unlabelled is not None else {"rows": 0},
-    }
-    staged = None
-    if verdict.passed:
-        reference = new_reference(
-            current, recent, data.unlabelled, data.reference, features, label, since=data.reference_since
+    verdicts = {
+        name: _vetoed(
+            decide(
+                measured[name],
+                measured["champion"],
+                policy,
+                spec.trigger,
+                champion_label=f"v{inputs.champion_version}",
+            ),
+            b.veto,
         )
-        windows["new_reference"] = {"rows": int(len(reference))}
+        for name, b in candidates.items()
+    }
+    selection = choose({n: (measured[n], v) for n, v in verdicts.items() if v.passed}, task)
+    primary = selection.chosen or max(verdicts, key=lambda n: verdicts[n].objective_gain or float("-inf"))
+    labels = {n: _label(n, candidates[n].plan, spec.job_id, single=explicit is not None) for n in candidates}
+    if selection.chosen:
+        labels[selection.chosen] = f"v{version}"
+    verdicts = {n: replace(v, candidate_label=labels[n]) for n, v in verdicts.items()}
+    progress({"stage": "gate", "passed": selection.chosen is not None, "chosen": selection.chosen})
+    reports = _reports(built, measured, verdicts, selection)
+    win = windows(inputs, data)
+    staged = None
+    if selection.chosen:
+        chosen = candidates[selection.chosen]
+        reference = new_reference(
+            chosen.candidate,
+            inputs.recent,
+            data.unlabelled,
+            data.reference,
+            features,
+            label,
+            since=data.reference_since,
+        )
+        win["new_reference"] = {"rows": int(len(reference))}
         lineage = {
-            "parent": champion_version,
+            "parent": inputs.champion_version,
             "job_id": spec.job_id,
             "pipeline": spec.pipeline,
+            "plan": chosen.plan.to_json(),
             "params": dict(spec.params),
             "trigger": dict(spec.trigger),
-            "data_windows": windows,
-            "steps": step_infos,
-            "gate": verdict.to_json(),
+            "goal": goal.to_json(),
+            "policy": policy.to_json(),
+            "data_windows": win,
+            "inputs": input_hashes(inputs),
+            "steps": list(chosen.step_infos),
+            "gate": verdicts[selection.chosen].to_json(),
             "champion_metrics": measured["champion"].to_json(),
+            "candidates": [
+                {k: r[k] for k in ("name", "plan", "status", "reason", "summary")} for r in reports
+            ],
         }
         staged = stage_version(
             registry,
             spec.model,
-            current,
+            chosen.candidate,
             version=version,
-            parent=champion_version,
+            parent=inputs.champion_version,
             reference=reference,
-            holdout_bytes=holdout_bytes,
+            holdout_bytes=inputs.holdout_bytes,
             features=features,
             label=label,
-            metrics=measured["candidate"].to_json(),
+            metrics=measured[selection.chosen].to_json(),
             lineage=lineage,
         ).version
-    else:
-        verdict = replace(verdict, candidate_label=f"candidate of job {spec.job_id}")
     lap("gate")
     timings["total"] = clock() - started
     return JobResult(
         job_id=spec.job_id,
         model=spec.model,
         pipeline=spec.pipeline,
-        champion_version=champion_version,
+        champion_version=inputs.champion_version,
         champion=measured["champion"],
-        candidate=measured["candidate"],
-        verdict=verdict,
+        candidate=measured[primary],
+        verdict=verdicts[primary],
         staged_version=staged,
         timings=timings,
-        steps=tuple(step_infos),
-        data_windows=windows,
+        steps=candidates[primary].step_infos,
+        data_windows=win,
+        candidates=tuple(reports),
+        goal=goal.to_json(),
+        policy=policy.to_json(),
+        chosen=selection.chosen,
     )
 
 
-def _training(recipe: RecipeSpec, spec: JobSpec, features: tuple[str, ...]) -> TrainingSettings:
-    """The recipe's training settings with the action's ``with:`` applied.
-
-    ``augment: auto`` picks augmentations for the drift that triggered the job: the names in
-    ``trigger.drifted_features``, or as many features as the count in
-    ``trigger.measurements.drifted_features``.
-    """
-    params = dict(spec.params)
-    if params.get("augment") == "auto":
-        drifted: Sequence[str] = ()
-        names = spec.trigger.get("drifted_features")
-        count = (spec.trigger.get("measurements") or {}).get("drifted_features")
-        if isinstance(names, list | tuple):
-            drifted = tuple(map(str, names))
-        elif isinstance(count, int | float) and count > 0:
-            drifted = tuple(features[: int(count)])
-        params["augment"] = list(augmentations_for_drift(drifted, recipe.image_shape, len(features)))
-    return recipe.training.with_overrides(params, where="with")
+def _budget(spec: JobSpec) -> float:
+    value = spec.params.get("time_budget", spec.time_budget)
+    if spec.time_budget is not None and value is not None:
+        value = min(float(value), float(spec.time_budget))
+    if value is None:
+        return DEFAULT_TIME_BUDGET
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise JobError(f"with.time_budget: got {value!r}; expected a number of seconds > 0")
+    return float(value)
 
 
-def _champion(spec: JobSpec, registry: FileRegistry) -> tuple[str, Any]:
-    version = spec.champion_version or registry.production(spec.model)
-    if version is None:
-        raise JobError(f"model {spec.model!r} has no production version to compare against")
-    manifest = registry.verify(spec.model, version)
-    if "holdout.parquet" not in manifest.files:
-        raise JobError(f"{spec.model} v{version} has no holdout.parquet; a job needs the fixed holdout")
-    return version, manifest
+def _measure(
+    inputs: JobInputs,
+    data: JobData,
+    candidates: dict[str, Candidate],
+    features: tuple[str, ...],
+    label: str,
+    cost: Any,
+    **runs: int,
+) -> dict[str, Any]:
+    """The champion and ``candidates`` measured together, on the same rows and CPU."""
+    models = {"champion": inputs.champion.onnx_bytes, **{n: c.onnx_bytes for n, c in candidates.items()}}
+    return evaluate(
+        models,
+        inputs.holdout,
+        inputs.recent_eval,
+        {"champion": data.reference, **dict.fromkeys(candidates, inputs.train)},
+        task=inputs.manifest.task,
+        features=features,
+        label=label,
+        classes={"champion": inputs.champion.classes, **{n: c.classes for n, c in candidates.items()}},
+        cost=cost,
+        **runs,
+    )
+
+
+def _vetoed(verdict: GateVerdict, veto: str | None) -> GateVerdict:
+    if veto is None:
+        return verdict
+    return replace(verdict, passed=False, reasons=(*verdict.reasons, f"vetoed by its last step: {veto}"))
+
+
+def _label(name: str, plan: Plan, job_id: str, *, single: bool) -> str:
+    return f"candidate of job {job_id}" if single else f"candidate {name} ({plan.name}) of job {job_id}"
+
+
+def _reports(
+    built: list[Built], measured: dict[str, Any], verdicts: dict[str, GateVerdict], selection
+) -> list[dict]:  # noqa: ANN001
+    """One record per plan: its metrics, its verdict, and why it was kept or dropped."""
+    out = []
+    for b in built:
+        record: dict[str, Any] = {
+            "name": b.name,
+            "plan": b.plan.name,
+            "steps": list(b.plan.steps),
+            "seconds": b.seconds,
+            "search": b.note,
+        }
+        if b.candidate is None:
+            record.update(status=b.status, reason=b.note, summary={}, metrics=None, verdict=None)
+        else:
+            verdict = verdicts[b.name]
+            if b.name == selection.chosen:
+                status, reason = "kept", "passed the gate and is the best on the Pareto front"
+            elif verdict.passed:
+                status, reason = "dropped", selection.reasons.get(b.name, "passed, not chosen")
+            else:
+                status, reason = "rejected", "; ".join(verdict.reasons)
+            record.update(
+                status=status,
+                reason=reason,
+                summary=summary(measured[b.name]),
+                metrics=measured[b.name].to_json(),
+                verdict=verdict.to_json(),
+                steps_info=list(b.step_infos),
+            )
+        out.append(record)
+    return out

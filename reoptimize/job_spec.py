@@ -27,6 +27,8 @@ class JobSpec:
     cost: Mapping[str, Any] = field(default_factory=dict)
     champion_version: str | None = None
     trigger: Mapping[str, Any] = field(default_factory=dict)
+    # Seconds the job may spend building candidates (``auto`` tries several); None = default.
+    time_budget: float | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> JobSpec:
@@ -40,6 +42,7 @@ class JobSpec:
             "cost",
             "champion_version",
             "trigger",
+            "time_budget",
         }
         missing = {"job_id", "model", "pipeline"} - set(data)
         if missing:
@@ -47,7 +50,8 @@ class JobSpec:
         unknown = set(data) - known
         if unknown:
             raise JobError(f"job spec {data.get('job_id')!r}: unknown field(s) {sorted(unknown)}")
-        return cls(**{k: (v if v is not None or k == "champion_version" else {}) for k, v in data.items()})
+        nullable = ("champion_version", "time_budget")
+        return cls(**{k: (v if v is not None or k in nullable else {}) for k, v in data.items()})
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -60,6 +64,7 @@ class JobSpec:
             "cost": dict(self.cost),
             "champion_version": self.champion_version,
             "trigger": dict(self.trigger),
+            "time_budget": self.time_budget,
         }
 
 
@@ -88,6 +93,11 @@ class JobResult:
     timings: Mapping[str, float]
     steps: tuple[Mapping[str, Any], ...] = ()
     data_windows: Mapping[str, Any] = field(default_factory=dict)
+    # Every candidate the job built or considered, with its metrics and why it was kept or dropped.
+    candidates: tuple[Mapping[str, Any], ...] = ()
+    goal: Mapping[str, Any] = field(default_factory=dict)
+    policy: Mapping[str, Any] = field(default_factory=dict)
+    chosen: str | None = None  # the name of the kept candidate, when one passed
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -102,4 +112,8 @@ class JobResult:
             "timings": dict(self.timings),
             "steps": [dict(s) for s in self.steps],
             "data_windows": dict(self.data_windows),
+            "candidates": [dict(c) for c in self.candidates],
+            "goal": dict(self.goal),
+            "policy": dict(self.policy),
+            "chosen": self.chosen,
         }

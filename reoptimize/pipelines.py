@@ -1,4 +1,6 @@
-"""Pipelines by name: ``retrain``, or steps joined with ``+`` such as ``retrain+quantize``.
+"""Pipelines by name: ``retrain``, steps joined with ``+`` such as ``retrain+prune+quantize``
+(or given as a list), or ``auto``, which chooses candidates from the trigger (see
+:mod:`reoptimize.plans`).
 
 Step ``x`` is found in ``reoptimize/steps/x_step.py`` (its ``make_step()``), so adding a
 step means adding a file.
@@ -8,11 +10,14 @@ from __future__ import annotations
 
 import importlib
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from reoptimize.steps.base import Step
 
+AUTO = "auto"
 _STEP_NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+_SEPARATORS = re.compile(r"\s*(?:\+|->|→|,)\s*")
 
 
 class PipelineError(ValueError):
@@ -24,15 +29,38 @@ def available_steps() -> tuple[str, ...]:
     return tuple(sorted(p.stem.removesuffix("_step") for p in folder.glob("*_step.py")))
 
 
-def steps_for(pipeline: str) -> tuple[Step, ...]:
-    """The steps of ``pipeline``, in order; unknown names raise :class:`PipelineError`."""
-    if not isinstance(pipeline, str) or not pipeline.strip():
+def step_names(pipeline: str | Sequence[str]) -> tuple[str, ...]:
+    """The step names of ``pipeline`` (``"a+b"``, ``"a -> b"`` or ``["a", "b"]``), checked."""
+    if isinstance(pipeline, str):
+        parts = _SEPARATORS.split(pipeline.strip()) if pipeline.strip() else []
+    elif isinstance(pipeline, Sequence) and all(isinstance(p, str) for p in pipeline):
+        parts = [p.strip() for p in pipeline]
+    else:
+        raise PipelineError(
+            f"pipeline {pipeline!r}: expected a name such as 'retrain' or a list of step names"
+        )
+    if not parts:
         raise PipelineError(f"pipeline {pipeline!r}: expected a name such as 'retrain'")
-    steps = []
-    for name in (part.strip() for part in pipeline.split("+")):
-        if not _STEP_NAME.match(name) or name not in available_steps():
-            known = ", ".join(available_steps())
-            raise PipelineError(f"pipeline {pipeline!r}: unknown step {name!r} (known steps: {known})")
-        module = importlib.import_module(f"reoptimize.steps.{name}_step")
-        steps.append(module.make_step())
-    return tuple(steps)
+    known = available_steps()
+    for name in parts:
+        if not _STEP_NAME.match(name) or name not in known:
+            raise PipelineError(
+                f"pipeline {pipeline!r}: unknown step {name!r} (known steps: {', '.join(known)})"
+            )
+    return tuple(parts)
+
+
+def is_auto(pipeline: str | Sequence[str]) -> bool:
+    return isinstance(pipeline, str) and pipeline.strip() == AUTO
+
+
+def load_step(name: str) -> Step:
+    module = importlib.import_module(f"reoptimize.steps.{name}_step")
+    return module.make_step()
+
+
+def steps_for(pipeline: str | Sequence[str]) -> tuple[Step, ...]:
+    """The steps of ``pipeline``, in order; unknown names raise :class:`PipelineError`."""
+    if is_auto(pipeline):
+        raise PipelineError("pipeline 'auto' chooses its steps from the trigger; see reoptimize.plans")
+    return tuple(load_step(name) for name in step_names(pipeline))

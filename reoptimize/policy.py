@@ -73,11 +73,14 @@ class Policy:
     objective: str = "recent_accuracy"
     min_improvement: float = 0.01
     approval: str = "auto"
+    # With ``relative``, the objective's gain is a fraction of the champion's value
+    # (0.05 = 5% better), which suits latency, size and cost whose scale varies by model.
+    relative: bool = False
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None, where: str = "policy") -> Policy:
         data = dict(data or {})
-        unknown = set(data) - {"constraints", "objective", "min_improvement", "approval"}
+        unknown = set(data) - {"constraints", "objective", "min_improvement", "approval", "relative"}
         if unknown:
             raise PolicyError(f"{where}: unknown field(s) {sorted(unknown)}")
         if not isinstance(data.get("objective", "recent_accuracy"), str):
@@ -95,9 +98,20 @@ class Policy:
         gain = policy.min_improvement
         if isinstance(gain, bool) or not isinstance(gain, int | float) or not math.isfinite(gain):
             raise PolicyError(f"{where}.min_improvement: got {gain!r}; expected a number")
+        if not isinstance(policy.relative, bool):
+            raise PolicyError(f"{where}.relative: got {policy.relative!r}; expected true or false")
         if policy.approval not in ("auto", "manual"):
             raise PolicyError(f"{where}.approval: got {policy.approval!r}; expected 'auto' or 'manual'")
         return policy
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "constraints": list(self.constraints),
+            "objective": self.objective,
+            "min_improvement": self.min_improvement,
+            "approval": self.approval,
+            "relative": self.relative,
+        }
 
     @property
     def metric(self) -> str:

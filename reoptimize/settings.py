@@ -32,6 +32,19 @@ def _number(
     return value
 
 
+def check_number(
+    where: str,
+    value: Any,
+    *,
+    integer: bool = False,
+    low: float | None = None,
+    strict_low: bool = False,
+    high: float | None = None,
+) -> Any:
+    """``value`` if it is a number in range, else a :class:`SettingsError` naming ``where`` (high is exclusive)."""
+    return _number(where, value, integer=integer, low=low, strict_low=strict_low, high=high)
+
+
 @dataclass(frozen=True)
 class TrainingSettings:
     """How to train: the same fields and defaults as ``monitor.config.TrainingConfig``."""

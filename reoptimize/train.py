@@ -29,6 +29,7 @@ __all__ = [
     "train_model",
 ]
 
+
 @dataclass(frozen=True)
 class TrainedModel:
     """A trained torch module plus everything export and the manifest need to reproduce it."""
@@ -166,4 +167,3 @@ def train_model(
         train_rows=len(xt),
         settings=training,
     )
-

@@ -1,15 +1,32 @@
-"""Retrain: a fresh model from the recipe on the reference plus the recent training rows."""
+"""Retrain: a fresh model from the recipe on the reference plus the recent training rows.
+
+``with: {augment: auto, teacher_confidence: 0.95}``: ``augment`` is applied by the job to
+the training settings (``auto`` matches the drift seen). With ``teacher_confidence``, recent
+unlabelled traffic that the current model labels with at least that confidence joins the
+training rows (data distillation, see :mod:`reoptimize.pseudo_label`).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from reoptimize.data import DataError, sorted_classes, validate_training_frame
-from reoptimize.steps.base import Candidate, StepInput, StepOutput
+from reoptimize.settings import check_number
+from reoptimize.steps.base import StepInput, StepOutput, step_params
 
-EXPORT_SAMPLE_ROWS = 256
+DEFAULTS = {"teacher_confidence": None}
+
+
+def read_params(params: dict[str, Any]) -> dict[str, Any]:
+    p = step_params(params, "retrain", DEFAULTS)
+    if p["teacher_confidence"] is not None:
+        check_number(
+            "with.teacher_confidence", p["teacher_confidence"], low=0, strict_low=True, high=1.0000001
+        )
+    return p
 
 
 class RetrainStep:
@@ -22,15 +39,26 @@ class RetrainStep:
     name = "retrain"
 
     def run(self, step_input: StepInput) -> StepOutput:
-        from reoptimize.export import export_onnx
+        from reoptimize.torch_model import export_candidate
         from reoptimize.train import train_model
-        from reoptimize.weights import weights_bytes
 
         inp = step_input
+        p = read_params(dict(inp.params))
         task = inp.recipe.task
         validate_training_frame(inp.train, inp.features, inp.label, task, where="retrain training rows")
-        x = inp.train[list(inp.features)].to_numpy(dtype=np.float32)
-        y = inp.train[inp.label].to_numpy()
+        train = inp.train[[*inp.features, inp.label]]
+        teacher: dict[str, Any] | None = None
+        unlabelled = inp.unlabelled()
+        if p["teacher_confidence"] is not None and unlabelled is not None:
+            from reoptimize.pseudo_label import teacher_labels
+
+            extra, teacher = teacher_labels(
+                inp.current, unlabelled, inp.features, inp.label, float(p["teacher_confidence"])
+            )
+            if len(extra):
+                train = pd.concat([train, extra], ignore_index=True)
+        x = train[list(inp.features)].to_numpy(dtype=np.float32)
+        y = train[inp.label].to_numpy()
         classes: tuple[Any, ...] = ()
         if task == "classification":
             try:
@@ -53,8 +81,6 @@ class RetrainStep:
             classes=classes or None,
             image_shape=inp.recipe.image_shape,
         )
-        sample = x[np.linspace(0, len(x) - 1, num=min(len(x), EXPORT_SAMPLE_ROWS)).astype(int)]
-        export = export_onnx(trained, len(inp.features), sample=sample)
         info = {
             "step": self.name,
             "epochs": len(trained.history),
@@ -64,19 +90,10 @@ class RetrainStep:
             "train_rows": int(len(x)),
             "augmented_rows": trained.train_rows,
             "training": inp.training.to_json(),
-            "export": export.to_json(),
+            "teacher_labels": teacher,
         }
-        candidate = Candidate(
-            name=self.name,
-            onnx_bytes=export.onnx_bytes,
-            task=task,
-            classes=trained.classes,
-            weights=weights_bytes(trained),
-            stats={**trained.stats_json(), "export": export.to_json()},
-            trained=trained,
-            info=info,
-        )
-        return StepOutput(candidate=candidate, info=info)
+        candidate = export_candidate(trained, self.name, x, info)
+        return StepOutput(candidate=candidate, info=candidate.info)
 
 
 def make_step() -> RetrainStep:

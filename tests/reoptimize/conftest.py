@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.support.reopt_steps import CANCER_FEATURES, CANCER_RECIPE
+
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
 FEATURES = tuple(f"px{i}" for i in range(64))
@@ -78,4 +80,71 @@ def champion_registry(champion_root: Path, tmp_path: Path):
 
     root = tmp_path / "registry"
     shutil.copytree(champion_root, root)
+    return FileRegistry(root)
+
+
+WIDE_RECIPE = {
+    "factory": "reoptimize.recipes.mlp:mlp",
+    "params": {"hidden": [256, 256]},
+    "task": "classification",
+    "image_shape": [8, 8],
+    "training": {"max_epochs": 25, "patience": 4, "learning_rate": 0.003, "batch_size": 64},
+}
+
+
+@pytest.fixture(scope="session")
+def wide_recipe() -> dict:
+    """A wider digits MLP (64-256-256-10): big enough that pruning and int8 change its speed."""
+    return WIDE_RECIPE
+
+
+@pytest.fixture(scope="session")
+def wide_root(tmp_path_factory: pytest.TempPathFactory, digits: pd.DataFrame) -> Path:
+    """A registry whose model ``wide`` (64-256-256-10) has version 1, trained on 1200 digits."""
+    from reoptimize.registry import FileRegistry
+    from reoptimize.versions import train_first_version
+
+    root = tmp_path_factory.mktemp("wide-registry")
+    train_first_version(FileRegistry(root), "wide", WIDE_RECIPE, digits.iloc[:1200], FEATURES, "label")
+    return root
+
+
+@pytest.fixture
+def wide_registry(wide_root: Path, tmp_path: Path):
+    from reoptimize.registry import FileRegistry
+
+    root = tmp_path / "wide-registry"
+    shutil.copytree(wide_root, root)
+    return FileRegistry(root)
+
+
+@pytest.fixture(scope="session")
+def cancer() -> pd.DataFrame:
+    """scikit-learn's breast-cancer table: 569 rows, 30 features of very different scales."""
+    from sklearn.datasets import load_breast_cancer
+
+    bunch = load_breast_cancer()
+    frame = pd.DataFrame(bunch.data.astype(np.float32), columns=list(CANCER_FEATURES))
+    frame["label"] = bunch.target.astype(np.int64)
+    return frame.sample(frac=1.0, random_state=0).reset_index(drop=True)
+
+
+@pytest.fixture(scope="session")
+def cancer_root(tmp_path_factory: pytest.TempPathFactory, cancer: pd.DataFrame) -> Path:
+    from reoptimize.registry import FileRegistry
+    from reoptimize.versions import train_first_version
+
+    root = tmp_path_factory.mktemp("cancer-registry")
+    train_first_version(
+        FileRegistry(root), "cancer", CANCER_RECIPE, cancer.iloc[:450], CANCER_FEATURES, "label"
+    )
+    return root
+
+
+@pytest.fixture
+def cancer_registry(cancer_root: Path, tmp_path: Path):
+    from reoptimize.registry import FileRegistry
+
+    root = tmp_path / "cancer-registry"
+    shutil.copytree(cancer_root, root)
     return FileRegistry(root)
