@@ -100,6 +100,22 @@ def create_api(daemon) -> FastAPI:  # noqa: ANN001 - monitor.daemon.Daemon
         except RegistryError as exc:
             raise HTTPException(404, str(exc)) from None
 
+    @app.get("/api/v1/models/{model}/versions/{version}/card")
+    def card(model: str, version: str, format: str = Query("json", pattern="^(json|md)$")) -> Response:
+        """The version's model card: metrics, lineage, gate verdict and a decision-tree surrogate."""
+        known_model(model)
+        name = "model_card.json" if format == "json" else "model_card.md"
+        try:
+            check_version(version)
+            if name not in daemon.registry.manifest(model, version).files:
+                raise HTTPException(404, f"{model} v{version} has no {name}")
+            body = daemon.registry.read_bytes(model, version, name)
+        except RegistryError as exc:
+            raise HTTPException(404, str(exc)) from None
+        media = "application/json" if format == "json" else "text/markdown; charset=utf-8"
+        return Response(body, media_type=media)
+
+
     @app.get("/api/v1/checks")
     def checks(model: str | None = None, limit: int = Query(50, ge=1, le=1000)) -> list[dict[str, Any]]:
         return [c.to_json() for c in store.checks.list(model, limit)]

@@ -8,7 +8,7 @@ marks an intent done if the pointer moved, and aborts it if it did not.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,8 +80,16 @@ class Promoter:
         self.session = session or requests.Session()
 
     def promote(
-        self, model: str, version: str, *, reason: str, job_id: str | None = None, kind: str = "promote"
+        self,
+        model: str,
+        version: str,
+        *,
+        reason: str,
+        job_id: str | None = None,
+        kind: str = "promote",
+        details: Mapping[str, Any] | None = None,
     ) -> PromotionRecord:
+        """Make ``version`` production; ``details`` go into the decision log with the numbers."""
         current = self.registry.production(model)
         if current == version:
             raise PromotionError(f"{model} v{version} is already production")
@@ -104,7 +112,7 @@ class Promoter:
             f"{model}: {verb} v{version} (was v{current}): {reason}",
             model=model,
             job_id=job_id,
-            data={"from_version": current, "to_version": version, "promotion_id": pid},
+            data={"from_version": current, "to_version": version, "promotion_id": pid, **(details or {})},
         )
         log.info(
             "%s v%s is production (was v%s)", model, version, current, extra={"model": model, "job": job_id}
@@ -116,7 +124,9 @@ class Promoter:
         self.reload(model, pid)
         return self._get(model, pid)
 
-    def rollback(self, model: str, *, reason: str) -> PromotionRecord | None:
+    def rollback(
+        self, model: str, *, reason: str, details: Mapping[str, Any] | None = None
+    ) -> PromotionRecord | None:
         """Go back to the version before the last promotion; ``None`` when there is nothing to undo."""
         last = self.store.promotions.last_done(model)
         current = self.registry.production(model)
@@ -128,7 +138,10 @@ class Promoter:
                 model=model,
             )
             return None
-        return self.promote(model, last.from_version, reason=reason, kind="rollback", job_id=last.job_id)
+        return self.promote(
+            model, last.from_version, reason=reason, kind="rollback", job_id=last.job_id, details=details
+        )
+
 
     def reload(self, model: str, promotion_id: int) -> ReloadResult:
         try:

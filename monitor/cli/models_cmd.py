@@ -104,7 +104,23 @@ def register(app: typer.Typer) -> None:
         else:
             print(f"registered {name} v{manifest.version}")
 
+    @models.command("card")
+    def card(
+        name: str = typer.Argument(..., help="Model name."),
+        version: str = typer.Argument(..., help="Version number."),
+        config: Path = ConfigOption,
+        as_json: bool = typer.Option(False, "--json", help="Print the card as JSON instead of Markdown."),
+    ) -> None:
+        """Print a version's model card (verified against its manifest)."""
+        cfg = config_or_exit(config)
+        filename = "model_card.json" if as_json else "model_card.md"
+        try:
+            print(FileRegistry(cfg.registry).read_bytes(name, version, filename).decode())
+        except RegistryError as exc:
+            raise fail(str(exc)) from None
+
     @app.command("train")
+
     def train(
         name: str = typer.Argument(..., help="Model name, as in the config."),
         data: Path | None = typer.Option(None, "--data", help="Training data; defaults to data.reference."),

@@ -75,7 +75,6 @@ def _user_model(train: pd.DataFrame, path: Path) -> None:
         )  # fmt: skip
 
 
-
 def _cli(*args: str, **kwargs) -> subprocess.Popen:
     env = dict(os.environ, DO_NOT_TRACK="1")
     return subprocess.Popen([sys.executable, "-m", "monitor.cli", *args], env=env, **kwargs)
@@ -108,7 +107,6 @@ def test_a_user_model_closes_the_loop_from_the_readme_commands(tmp_path: Path) -
     frame.iloc[1500:3000].to_parquet(tmp_path / "reference.parquet")
     frame.iloc[3000:].to_parquet(tmp_path / "traffic.parquet")
 
-
     api_port, server_port = _free_port(), _free_port()
     (tmp_path / "api-token").write_text("api-secret\n")
     (tmp_path / "server-token").write_text("server-secret\n")
@@ -121,7 +119,10 @@ def test_a_user_model_closes_the_loop_from_the_readme_commands(tmp_path: Path) -
         "models": [
             {
                 "name": "churn",
-                "server": {"url": f"http://127.0.0.1:{server_port}", "token_file": str(tmp_path / "server-token")},
+                "server": {
+                    "url": f"http://127.0.0.1:{server_port}",
+                    "token_file": str(tmp_path / "server-token"),
+                },
                 "data": {"predictions": "logs/churn", "label_column": "churned"},
                 "recipe": {"factory": "reoptimize.recipes.mlp:mlp", "params": {"hidden": [32]}},
                 "check": {"every": "2s", "window": "20s", "min_rows": 100},
@@ -160,11 +161,15 @@ def test_a_user_model_closes_the_loop_from_the_readme_commands(tmp_path: Path) -
                                     timeout=5).json()["version"] == "2", 30, "the server to serve v2")  # fmt: skip
         kinds = {d["kind"] for d in requests.get(api + "/api/v1/decisions", params={"model": "churn"}).json()}
         assert {"transition", "guard", "action", "verdict", "promotion"} <= kinds
+        card = requests.get(api + "/api/v1/models/churn/versions/2/card", params={"format": "md"})
+        assert card.ok and "## Gate verdict" in card.text and "## What the model does" in card.text
         job = requests.get(api + "/api/v1/jobs", params={"model": "churn"}).json()[0]
+
         verdict = job["result"]["verdict"]
-        assert verdict["passed"] and job["result"]["candidate"]["recent_accuracy"] > job["result"]["champion"][
-            "recent_accuracy"
-        ]
+        assert (
+            verdict["passed"]
+            and job["result"]["candidate"]["recent_accuracy"] > job["result"]["champion"]["recent_accuracy"]
+        )
     finally:
         for proc in (replay, daemon, server):
             if proc is not None and proc.poll() is None:

@@ -144,3 +144,39 @@ def test_failing_job_leaves_production_untouched(daemon) -> None:
         ).status_code
         == 422
     )
+
+
+def test_trigger_command_follows_the_job_to_its_end(daemon, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from monitor.cli import app
+    from monitor.cli.trigger_cmd import describe, parse_params
+
+    d, url = daemon
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN)
+    args = [
+        "trigger",
+        "m",
+        "retrain",
+        "--with",
+        "max_epochs=3",
+        "--api",
+        url,
+        "--token-file",
+        str(token_file),
+    ]
+    result = CliRunner().invoke(app, [*args, "--wait", "--timeout", "60"])
+    assert result.exit_code == 1, result.output
+    assert "no recipe" in result.output
+    job = d.store.jobs.list("m")[0]
+    assert job.state == "failed" and job.params == {"max_epochs": 3}
+    bad = CliRunner().invoke(
+        app, ["trigger", "m", "retrain", "--with", "oops", "--api", url, "--token-file", str(token_file)]
+    )
+    assert bad.exit_code == 2 and "key=value" in bad.output
+    assert parse_params(["a=1", "b=[1, 2]", "c=shift"]) == {"a": 1, "b": [1, 2], "c": "shift"}
+    line, done, total = describe(
+        {"stage": "train", "step": "retrain", "epoch": 4, "max_epochs": 30, "val_loss": 0.25}
+    )
+    assert (line, done, total) == ("train retrain epoch 4/30 val_loss 0.25", 4, 30)

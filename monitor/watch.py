@@ -1,0 +1,123 @@
+"""The post-promotion watch: roll back automatically when the promoted version does worse live.
+
+After a promotion, every check of the model compares the new version's live measurements
+(averaged over its checks since the switch) with the previous version's (averaged over its
+checks in the same length of time before). The comparison is ``reoptimize.watch.compare_live``.
+A regression rolls back through the Promoter and is written to the decision log; a watch
+that ends quietly is written there too. While a watch runs, guards inhibit new jobs.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Callable, Iterable, Mapping
+
+from monitor.config import Config, ModelConfig
+from monitor.measurements import Measurements
+from monitor.promotion import Promoter, PromotionError
+from monitor.state.records import CheckRecord, PromotionRecord
+from monitor.state.store import StateStore
+from reoptimize.watch import WatchPolicy, compare_live
+
+log = logging.getLogger("modelhealthd.watch")
+WATCHED = ("accuracy", "estimated_accuracy", "latency_p95_seconds", "error_ratio")
+
+
+def mean_values(checks: Iterable[CheckRecord]) -> dict[str, float]:
+    """Per measurement, the mean over the checks that measured it."""
+    sums: dict[str, list[float]] = {}
+    for check in checks:
+        for name in WATCHED:
+            value = check.measurements.get(name)
+            if value is not None and math.isfinite(value):
+                sums.setdefault(name, []).append(value)
+    return {name: sum(values) / len(values) for name, values in sums.items()}
+
+
+def policy_of(model: ModelConfig) -> WatchPolicy:
+    w = model.watch
+    return WatchPolicy(
+        max_accuracy_drop=w.max_accuracy_drop,
+        max_latency_ratio=w.max_latency_ratio,
+        latency_slack_seconds=w.latency_slack_seconds,
+        max_error_ratio_increase=w.max_error_ratio_increase,
+    )
+
+
+class PromotionWatch:
+    def __init__(self, config: Config, store: StateStore, promoter: Promoter, clock: Callable[[], float]):
+        self.config = config
+        self.store = store
+        self.promoter = promoter
+        self.clock = clock
+        self.concluded: set[int] = set()  # promotions whose watch has ended (passed or rolled back)
+        self.lock = threading.Lock()
+
+    def _open(self, model: ModelConfig) -> PromotionRecord | None:
+        last = self.store.promotions.last_done(model.name)
+        if last is None or last.kind != "promote" or last.id in self.concluded or last.finished_at is None:
+            return None
+        if self.clock() - last.finished_at > model.watch.period:
+            return None
+        return last
+
+    def watching(self, model: str) -> bool:
+        """Whether a watch runs for ``model`` (the guards' inhibition asks this)."""
+        try:
+            return self._open(self.config.model(model)) is not None
+        except KeyError:
+            return False
+
+    def after_check(self, model: ModelConfig, m: Measurements) -> None:
+        with self.lock:
+            promotion = self.store.promotions.last_done(model.name)
+            if promotion is None or promotion.kind != "promote" or promotion.id in self.concluded:
+                return
+            if promotion.finished_at is None or m.at < promotion.finished_at:
+                return
+            before, after, n_after = self._windows(model, promotion)
+            if n_after >= model.watch.min_checks:
+                verdict = compare_live(before, after, policy_of(model))
+                if verdict.regressed:
+                    self.concluded.add(promotion.id)
+                    self._roll_back(model, promotion, verdict.text(), verdict.to_json())
+                    return
+            if m.at - promotion.finished_at >= model.watch.period:
+                self.concluded.add(promotion.id)
+                verdict = compare_live(before, after, policy_of(model))
+                self.store.decisions.append(
+                    self.clock(),
+                    "promotion",
+                    f"{model.name}: post-promotion watch of v{promotion.to_version} ended after "
+                    f"{n_after} check(s): {verdict.text()}",
+                    model=model.name,
+                    job_id=promotion.job_id,
+                    data={
+                        "promotion_id": promotion.id,
+                        "watch": verdict.to_json(),
+                        "before": before,
+                        "after": after,
+                    },
+                )
+
+    def _windows(
+        self, model: ModelConfig, promotion: PromotionRecord
+    ) -> tuple[Mapping[str, float], Mapping[str, float], int]:
+        span = max(model.watch.period, model.check.window)
+        since = promotion.created_at - span
+        checks = self.store.checks.list(model.name, limit=10_000, since=since)
+        before = [c for c in checks if c.version == promotion.from_version and c.at <= promotion.created_at]
+        after = [c for c in checks if c.version == promotion.to_version and c.at >= promotion.finished_at]
+        return mean_values(before), mean_values(after), len(after)
+
+    def _roll_back(self, model: ModelConfig, promotion: PromotionRecord, text: str, data: Mapping) -> None:
+        reason = f"post-promotion watch: v{promotion.to_version} {text}"
+        log.warning(reason, extra={"model": model.name, "job": promotion.job_id})
+        try:
+            self.promoter.rollback(model.name, reason=reason, details={"watch": dict(data)})
+        except PromotionError as exc:
+            self.store.decisions.append(
+                self.clock(), "rollback", f"{model.name}: automatic rollback failed: {exc}", model=model.name
+            )
