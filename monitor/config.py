@@ -278,6 +278,21 @@ class PolicyConfig(_Model):
     approval: Literal["auto", "manual"] = "auto"
 
 
+class WatchConfig(_Model):
+    """The post-promotion watch: live metrics of the new version against the previous one's.
+
+    For ``period`` after a promotion, once ``min_checks`` checks of the new version exist, a
+    regression (see ``reoptimize.watch``) rolls the model back automatically.
+    """
+
+    period: Duration = Field(600.0, ge=0)
+    min_checks: int = Field(2, ge=1)
+    max_accuracy_drop: float = Field(0.02, ge=0)
+    max_latency_ratio: float = Field(1.5, ge=0)
+    latency_slack_seconds: float = Field(0.002, ge=0)
+    max_error_ratio_increase: float = Field(0.01, ge=0)
+
+
 class ModelConfig(_Model):
     name: str = Field(pattern=NAME_PATTERN)
     server: ServerConfig
@@ -287,6 +302,7 @@ class ModelConfig(_Model):
     check: CheckConfig = CheckConfig()
     cost: CostConfig = CostConfig()
     policy: PolicyConfig = PolicyConfig()
+    watch: WatchConfig = WatchConfig()
     labels: dict[str, str] = Field(default_factory=dict)
 
 

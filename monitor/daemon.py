@@ -34,6 +34,7 @@ from monitor.sources.scrape_source import ScrapeSource
 from monitor.state.daemon_lock import DaemonLock
 from monitor.state.store import StateStore
 from monitor.supervisor import JobSupervisor
+from monitor.watch import PromotionWatch
 from reoptimize.executors.local_executor import LocalExecutor
 from reoptimize.registry import FileRegistry
 from rules.loader import RuleSet
@@ -67,6 +68,7 @@ class Daemon:
         self.supervisor = JobSupervisor(
             config, self.config_path, self.store, self.executor, self.promoter, self.metrics, clock
         )
+        self.watch = PromotionWatch(config, self.store, self.promoter, clock)
         self.rules = self.make_rule_runner(config, load_ruleset(config))
         self.reports = ReportRenderer(config.reports_dir, self.metrics)
         self.scheduler = BackgroundScheduler(
@@ -91,7 +93,9 @@ class Daemon:
 
     def make_rule_runner(self, config: Config, ruleset: RuleSet) -> RuleRunner:
         """The rule runner for ``config``; a SIGHUP reload builds a new one the same way."""
-        return RuleRunner(ruleset, config, self.store, self.registry, self.metrics, self.clock)
+        return RuleRunner(
+            ruleset, config, self.store, self.registry, self.metrics, self.clock, watching=self.watch.watching
+        )
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self, serve_http: bool = True) -> None:
@@ -181,6 +185,7 @@ class Daemon:
         if report:
             details["report"] = report
         self.store.checks.record(model.name, m.version, m.at, m.values, details)
+        self.watch.after_check(model, m)
         self.rules.after_check(model, m)
         self.promoter.retry_reload(model.name)
 

@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "state_cmd",
     "decisions_cmd",
     "breaker_cmd",
+    "trigger_cmd",
     "demo_cmd",
 )
 

@@ -38,13 +38,19 @@ def _detail(response: requests.Response) -> str:
 
 
 def call(
-    method: str, base: str, path: str, *, token: str | None = None, params: dict[str, Any] | None = None
+    method: str,
+    base: str,
+    path: str,
+    *,
+    token: str | None = None,
+    params: dict[str, Any] | None = None,
+    json: Any = None,
 ) -> Any:
     """One API call; unreachable daemons exit 1, error statuses raise :class:`ApiAnswer`."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     url = base.rstrip("/") + path
     try:
-        response = requests.request(method, url, headers=headers, params=params, timeout=15)
+        response = requests.request(method, url, headers=headers, params=params, json=json, timeout=15)
     except requests.RequestException as exc:
         raise fail(f"the daemon's API at {base} is unreachable: {exc}") from None
     if response.status_code >= 400:
