@@ -108,10 +108,14 @@ def _apply(daemon, new: Config, rules, plan: ReloadPlan) -> None:  # noqa: ANN00
     from monitor.daemon import serving_source
 
     old = daemon.config
+    # Inhibition callbacks installed on the running runner (a post-promotion watch) carry over.
+    if hasattr(daemon.rules, "context") and hasattr(rules, "context"):
+        rules.context = daemon.rules.context
     daemon.config = new
     daemon.rules = rules
     daemon.supervisor.config = new
     daemon.promoter.config = new
+    daemon.watch.config = new
     if old.prometheus != new.prometheus:
         daemon.checker.serving = serving_source(new)
     daemon.executor.timeout_seconds = new.jobs.timeout

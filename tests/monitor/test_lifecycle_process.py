@@ -248,6 +248,8 @@ def test_sighup_applies_a_good_config_without_losing_rule_states_or_jobs(world: 
     job_lines = [line for line in daemon.lines() if line.get("job") == job_id]
     assert {line.get("model") for line in job_lines} == {"m"}
     assert any("succeeded" in line["msg"] for line in job_lines)
+    rule_lines = [line for line in daemon.lines() if line.get("rule") == "steady"]
+    assert rule_lines and {line.get("model") for line in rule_lines} >= {"m", "m2"}
 
 
 def test_sighup_refuses_bad_configs_and_keeps_the_running_one(world: World) -> None:
@@ -388,3 +390,37 @@ def test_start_reconciles_promotion_intents_left_by_a_crash(world: World) -> Non
     assert store.promotions.pending_intents() == []
     store.close()
     assert registry.production("m") == "2"
+
+
+def test_jobs_cancel_from_the_command_line_stops_the_running_worker(world: World) -> None:
+    import subprocess
+
+    world.write_config(job_delay=120.0)
+    daemon = world.start()
+    job_id = world.trigger()
+    _wait_running(world, job_id)
+    (pid,) = wait_until(world.worker_pids, 10, "the worker to start")
+    cancel = subprocess.run(
+        [sys.executable, "-m", "monitor.cli", "jobs", "cancel", job_id, "-c", str(world.config_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert cancel.returncode == 0, cancel.stderr
+
+    def gone() -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    wait_until(gone, 20, "the daemon to stop the cancelled job's worker")
+    assert _job(world, job_id)["state"] == "cancelled"
+    wait_until(
+        lambda: any(job_id in d["message"] for d in world.get("/api/v1/decisions", job=job_id)),
+        10,
+        "the cancellation in the decision log",
+    )
+    assert daemon.stop(30) == 0
+    assert "0 cancelled" in daemon.events("stopped")[0]["msg"]
