@@ -7,7 +7,7 @@ export DO_NOT_TRACK := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test test-slow test-reliability lint format bench docs clean
+.PHONY: help venv demo test test-slow test-reliability lint format bench docs dashboards clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ bench: $(STAMP) ## Run the benchmarks under bench/ (each ends with a JSON line)
 
 docs: $(STAMP) ## Regenerate docs/configuration.md and docs/metrics.md from the code
 	$(BIN)/python docs/generate.py
+
+dashboards: $(STAMP) ## Rebuild grafana/dashboards/*.json from grafana/build.py
+	$(BIN)/python grafana/build.py
 
 clean: ## Remove build and demo artefacts (keeps .venv)
 	rm -rf demo-out build *.egg-info .pytest_cache .ruff_cache

@@ -125,8 +125,10 @@ class RuleRunner:
             self.record(decision)
             log.info(decision.message, extra={"model": model.name, "rule": decision.rule})
         states = evaluation.states
+        # The features this check found drifted: a retrain with `augment: auto` matches them.
+        drifted = {"drifted_features": [f.feature for f in m.features if f.drifted]}
         for proposal in evaluation.proposals:
-            self.submit(proposal, condition_since=states[proposal.rule].active_since)
+            self.submit(proposal, condition_since=states[proposal.rule].active_since, extra=drifted)
 
     def submit(
         self,

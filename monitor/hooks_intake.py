@@ -87,7 +87,9 @@ class AlertIntake:
             )
         except OperationalError as exc:
             raise TransientError(f"the state store could not record the alert: {exc.orig}") from exc
-        if stored.pending:  # a first firing notice, or one a failed delivery left queued
+        # A first firing notice, or one a failed delivery left queued. act() claims the episode,
+        # so of concurrent deliveries exactly one acts and the others report a duplicate.
+        if alert.status == "firing" and (seen == "new" or stored.pending):
             return self.act(stored)
         if seen == "new":
             return AlertResult(
@@ -161,7 +163,8 @@ class AlertIntake:
         }
         since = starts_at_seconds(stored.starts_at)
         for proposal in runner.engine.alert_proposals(labels, now, model_labels):
-            result = runner.submit(proposal, condition_since=since, extra=extra)
+            drifted = {"drifted_features": self._drifted_features(proposal.model)}
+            result = runner.submit(proposal, condition_since=since, extra={**extra, **drifted})
             actions.append(
                 {
                     "rule": proposal.rule,
@@ -171,6 +174,12 @@ class AlertIntake:
                 }
             )
         return "accepted"
+
+    def _drifted_features(self, model: str) -> list[str]:
+        """The features the model's latest check found drifted (a retrain's ``augment: auto`` uses them)."""
+        latest = self.daemon.store.checks.latest(model)
+        features = (latest.details or {}).get("features", []) if latest else []
+        return [f["feature"] for f in features if isinstance(f, dict) and f.get("drifted")]
 
     def drain(self) -> int:
         """Act on episodes a failed delivery left queued; returns how many were acted on."""

@@ -25,8 +25,8 @@ def setup(tmp_path, loopback):
     register_model(tmp_path / "registry")
     started = []
 
-    def make(**extra):
-        path = write_config(tmp_path, loopback.url, **extra)
+    def make(rules_text: str | None = None, **extra):
+        path = write_config(tmp_path, loopback.url, **({"rules": rules_text} if rules_text else {}), **extra)
         daemon, url = start_daemon(path)
         started.append(daemon)
         return daemon, url, path
@@ -152,3 +152,17 @@ def test_the_decisions_cli_filters_and_prints_json(setup) -> None:
     bad = cli("decisions", "-c", str(path), "--kind", "bogus")
     assert bad.exit_code == 2 and "expected one of transition" in bad.stderr
     assert cli("decisions", "-c", str(path), "--model", "nope").exit_code == 2
+
+
+def test_a_metrics_rule_job_carries_the_drifted_features_for_augment_auto(setup) -> None:
+    from monitor.measurements import FeatureScore, Measurements
+
+    rules = "rules:\n  - name: drift\n    when: drift_share > 0.3\n    actions: [{pipeline: retrain, with: {augment: auto}}]\n"
+    daemon, url, _ = setup(rules_text=rules)
+    features = (FeatureScore("a", "ks", 0.9, 0.1, True), FeatureScore("b", "ks", 0.01, 0.1, False))
+    daemon.rules.after_check(
+        daemon.config.model("m"), Measurements("m", "1", time.time(), {"drift_share": 0.5}, features=features)
+    )
+    [job] = daemon.store.jobs.list("m")
+    assert job.rule == "drift" and job.params == {"augment": "auto"}
+    assert job.trigger["drifted_features"] == ["a"] and job.trigger["inputs"] == {"drift_share": 0.5}

@@ -69,6 +69,7 @@ def test_a_firing_alert_queues_one_job_through_the_guards(make_daemon) -> None:
     assert job.id == action["job"] and job.rule == "drift-alert"
     assert job.trigger["source"] == "alert" and job.trigger["alert"]["alertname"] == "ModelFeatureDrift"
     assert job.trigger["condition_since"] == pytest.approx(1795896000.0)  # the alert's startsAt
+    assert job.trigger["drifted_features"] == []  # no check has measured drift yet
     kinds = [d.kind for d in daemon.store.decisions.list("m", limit=20)]
     assert {"alert", "guard", "action"} <= set(kinds)
     stored = requests.get(url + "/api/v1/alerts").json()
