@@ -7,6 +7,8 @@ job per alert episode, with the status codes the senders act on (2xx done, 5xx r
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import sqlite3
 import threading
@@ -195,7 +197,10 @@ def test_grafana_needs_a_valid_fresh_signature_when_a_secret_is_set(make_daemon)
     assert reply.status_code == 401 and "replays" in reply.text
     no_bearer = check.sign(body, now)
     assert post(url, body, headers=no_bearer, source="grafana").status_code == 401
-    signed = {**auth(), **check.sign(body, now)}
+    # Signed as Grafana's HMAC round tripper does: hex HMAC-SHA256 over "<unix seconds>:<body>".
+    digest = hmac.new(SECRET.encode(), f"{now}:".encode() + body, hashlib.sha256).hexdigest()
+    signed = {**auth(), "X-Grafana-Alerting-Signature": digest, "X-Grafana-Alerting-Timestamp": str(now)}
+    assert signed == {**auth(), **check.sign(body, now)}
     reply = post(url, body, headers=signed, source="grafana")
     assert reply.status_code == 202, reply.text
     assert reply.json()["alerts"][0]["outcome"] == "accepted"
@@ -239,3 +244,20 @@ def test_an_episode_left_queued_is_acted_on_by_the_daemon_tick(make_daemon) -> N
     wait_until(lambda: jobs(daemon), 15, "the tick to act on the queued alert")
     assert post(url, payload).json()["alerts"][0]["outcome"] == "duplicate"
     assert len(jobs(daemon)) == 1
+
+
+def test_grafana_signature_over_the_body_alone_when_no_timestamp_header_is_configured(make_daemon) -> None:
+    daemon, url = make_daemon(hooks={"grafana": {"hmac_secret": SECRET}})
+    body = json.dumps(notification(alert(), source="grafana")).encode()
+    digest = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    with_ts = hmac.new(SECRET.encode(), b"1:" + body, hashlib.sha256).hexdigest()
+    assert (
+        post(
+            url, body, headers={**auth(), "X-Grafana-Alerting-Signature": with_ts}, source="grafana"
+        ).status_code
+        == 401
+    )
+    reply = post(
+        url, body, headers={**auth(), "X-Grafana-Alerting-Signature": digest.upper()}, source="grafana"
+    )
+    assert reply.status_code == 202 and reply.json()["alerts"][0]["outcome"] == "accepted"
