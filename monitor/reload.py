@@ -115,6 +115,9 @@ def _apply(daemon, new: Config, rules, plan: ReloadPlan) -> None:  # noqa: ANN00
     daemon.rules = rules
     daemon.supervisor.config = new
     daemon.promoter.config = new
+    watch = getattr(daemon, "watch", None)  # the post-promotion watch reads models[].watch
+    if watch is not None:
+        watch.config = new
     daemon.watch.config = new
     if old.prometheus != new.prometheus:
         daemon.checker.serving = serving_source(new)
@@ -125,7 +128,9 @@ def _apply(daemon, new: Config, rules, plan: ReloadPlan) -> None:  # noqa: ANN00
             job.remove()
     for name in plan.added:
         daemon.check_locks.setdefault(name, threading.Lock())
-        daemon.metrics.known_model(name)
+        daemon.metrics.known_model(name, new.model(name).check.every)
         daemon.metrics.set_version(name, daemon.registry.production(name))
+    for name in plan.rescheduled:
+        daemon.metrics.check_interval.labels(name).set(new.model(name).check.every)
     for name in plan.added + plan.rescheduled:
         daemon.schedule_check(new.model(name))
