@@ -69,21 +69,36 @@ class Heartbeat(threading.Thread):
                 log.exception("heartbeat failed")
 
 
-def build_spec(job: JobRecord, model: ModelConfig):
+# Share of the job timeout a job may spend building candidates: the rest is for measuring
+# them against the champion, gating and staging, so that ``auto`` ends before the timeout.
+BUILD_SHARE_OF_TIMEOUT = 0.6
+
+
+# Steps that work from the served ONNX graph alone, so a model registered without a recipe can
+# still be quantized, or taught to a built-in MLP student.
+RECIPE_FREE_STEPS = frozenset({"quantize", "distill"})
+
+
+def build_spec(job: JobRecord, model: ModelConfig, timeout: float | None = None, task: str | None = None):
     from reoptimize.job_spec import JobSpec
 
-    if model.recipe is None:
+    if model.recipe is not None:
+        recipe = model.recipe.model_dump(mode="json")
+    elif task and set(job.pipeline.split("+")) <= RECIPE_FREE_STEPS:
+        recipe = {"factory": "reoptimize.recipes.mlp:mlp", "task": task}
+    else:
         raise ValueError(f"model {model.name!r} has no recipe in the config; a {job.pipeline} job needs one")
     return JobSpec(
         job_id=job.id,
         model=model.name,
         pipeline=job.pipeline,
         params=dict(job.params),
-        recipe=model.recipe.model_dump(mode="json"),
+        recipe=recipe,
         policy=model.policy.model_dump(mode="json"),
         cost=model.cost.model_dump(mode="json"),
         champion_version=job.champion_version or "",
         trigger=dict(job.trigger),
+        time_budget=timeout * BUILD_SHARE_OF_TIMEOUT if timeout else None,
     )
 
 
@@ -101,9 +116,9 @@ def run(config: Config, job_id: str) -> int:
     beat.start()
     try:
         model = config.model(job.model)
-        spec = build_spec(job, model)
         champion = job.champion_version or registry.production(model.name)
         manifest = registry.manifest(model.name, champion)
+        spec = build_spec(job, model, config.jobs.timeout, manifest.task)
         features = tuple(model.features or manifest.features)
         import pandas as pd
 

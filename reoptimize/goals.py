@@ -90,12 +90,11 @@ def goal_of(
         if forced not in GOALS:
             raise PolicyError(f"with.goal: got {forced!r}; expected one of {', '.join(GOALS)}")
         return Goal(forced, "set by the action's with.goal")
+    # Only what the rule's condition read counts: the daemon also attaches the names of drifted
+    # features to every trigger (for ``augment: auto``), whatever the rule was about.
     names = set(trigger_measurements(trigger))
-    names |= {n for n in (trigger.get("drifted_features") and ["drifted_features"]) or []}
     for kind, known in MEASUREMENTS.items():
-        read = sorted(names & set(known)) + sorted(
-            n for n in names if kind == "drift" and n.startswith("drift_score")
-        )
+        read = sorted(names & set(known))
         if read:
             return Goal(kind, f"rule {trigger.get('rule', '?')} read {', '.join(read)}")
     rule = str(trigger.get("rule") or "").lower()
