@@ -21,17 +21,17 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from reoptimize.evaluate import evaluate
 from reoptimize.gate import GateVerdict, Policy, decide
 from reoptimize.goals import goal_of, job_policy
-from reoptimize.job_inputs import JobInputs, input_hashes, load_inputs, training_for, windows
+from reoptimize.job_inputs import input_hashes, load_inputs, training_for, windows
+from reoptimize.job_report import label_for, measure, reports, vetoed
 from reoptimize.job_spec import JobData, JobError, JobResult, JobSpec
 from reoptimize.pipelines import is_auto, load_step
 from reoptimize.plans import Plan, auto_plans, explicit_plan
 from reoptimize.recipe import RecipeSpec
 from reoptimize.registry import FileRegistry
-from reoptimize.search import Built, search
-from reoptimize.selection import choose, summary
+from reoptimize.search import search
+from reoptimize.selection import choose
 from reoptimize.staging import new_reference, stage_version
 from reoptimize.steps.base import Candidate, StepInput
 from reoptimize.train import TrainingCancelled as JobCancelled
@@ -111,7 +111,7 @@ def run_job(
         return current, tuple(infos), veto
 
     def probe(candidate: Candidate) -> GateVerdict:
-        measured = _measure(inputs, data, {"probe": candidate}, features, label, spec.cost, **PROBE_RUNS)
+        measured = measure(inputs, data, {"probe": candidate}, features, label, spec.cost, **PROBE_RUNS)
         return decide(measured["probe"], measured["champion"], policy, spec.trigger)
 
     budget = _budget(spec)
@@ -131,13 +131,13 @@ def run_job(
         raise JobError(f"job {spec.job_id}: no candidate could be built: {failures}")
 
     progress({"stage": "evaluate", "candidates": len(candidates)})
-    measured = _measure(
+    measured = measure(
         inputs, data, {n: b.candidate for n, b in candidates.items()}, features, label, spec.cost
     )
     lap("evaluate")
     version = registry.next_version(spec.model)
     verdicts = {
-        name: _vetoed(
+        name: vetoed(
             decide(
                 measured[name],
                 measured["champion"],
@@ -151,12 +151,14 @@ def run_job(
     }
     selection = choose({n: (measured[n], v) for n, v in verdicts.items() if v.passed}, task)
     primary = selection.chosen or max(verdicts, key=lambda n: verdicts[n].objective_gain or float("-inf"))
-    labels = {n: _label(n, candidates[n].plan, spec.job_id, single=explicit is not None) for n in candidates}
+    labels = {
+        n: label_for(n, candidates[n].plan, spec.job_id, single=explicit is not None) for n in candidates
+    }
     if selection.chosen:
         labels[selection.chosen] = f"v{version}"
     verdicts = {n: replace(v, candidate_label=labels[n]) for n, v in verdicts.items()}
     progress({"stage": "gate", "passed": selection.chosen is not None, "chosen": selection.chosen})
-    reports = _reports(built, measured, verdicts, selection)
+    records = reports(built, measured, verdicts, selection)
     win = windows(inputs, data)
     staged = None
     if selection.chosen:
@@ -186,7 +188,7 @@ def run_job(
             "gate": verdicts[selection.chosen].to_json(),
             "champion_metrics": measured["champion"].to_json(),
             "candidates": [
-                {k: r[k] for k in ("name", "plan", "status", "reason", "summary")} for r in reports
+                {k: r[k] for k in ("name", "plan", "status", "reason", "summary")} for r in records
             ],
         }
         staged = stage_version(
@@ -216,7 +218,7 @@ def run_job(
         timings=timings,
         steps=candidates[primary].step_infos,
         data_windows=win,
-        candidates=tuple(reports),
+        candidates=tuple(records),
         goal=goal.to_json(),
         policy=policy.to_json(),
         chosen=selection.chosen,
@@ -232,73 +234,3 @@ def _budget(spec: JobSpec) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         raise JobError(f"with.time_budget: got {value!r}; expected a number of seconds > 0")
     return float(value)
-
-
-def _measure(
-    inputs: JobInputs,
-    data: JobData,
-    candidates: dict[str, Candidate],
-    features: tuple[str, ...],
-    label: str,
-    cost: Any,
-    **runs: int,
-) -> dict[str, Any]:
-    """The champion and ``candidates`` measured together, on the same rows and CPU."""
-    models = {"champion": inputs.champion.onnx_bytes, **{n: c.onnx_bytes for n, c in candidates.items()}}
-    return evaluate(
-        models,
-        inputs.holdout,
-        inputs.recent_eval,
-        {"champion": data.reference, **dict.fromkeys(candidates, inputs.train)},
-        task=inputs.manifest.task,
-        features=features,
-        label=label,
-        classes={"champion": inputs.champion.classes, **{n: c.classes for n, c in candidates.items()}},
-        cost=cost,
-        **runs,
-    )
-
-
-def _vetoed(verdict: GateVerdict, veto: str | None) -> GateVerdict:
-    if veto is None:
-        return verdict
-    return replace(verdict, passed=False, reasons=(*verdict.reasons, f"vetoed by its last step: {veto}"))
-
-
-def _label(name: str, plan: Plan, job_id: str, *, single: bool) -> str:
-    return f"candidate of job {job_id}" if single else f"candidate {name} ({plan.name}) of job {job_id}"
-
-
-def _reports(
-    built: list[Built], measured: dict[str, Any], verdicts: dict[str, GateVerdict], selection
-) -> list[dict]:  # noqa: ANN001
-    """One record per plan: its metrics, its verdict, and why it was kept or dropped."""
-    out = []
-    for b in built:
-        record: dict[str, Any] = {
-            "name": b.name,
-            "plan": b.plan.name,
-            "steps": list(b.plan.steps),
-            "seconds": b.seconds,
-            "search": b.note,
-        }
-        if b.candidate is None:
-            record.update(status=b.status, reason=b.note, summary={}, metrics=None, verdict=None)
-        else:
-            verdict = verdicts[b.name]
-            if b.name == selection.chosen:
-                status, reason = "kept", "passed the gate and is the best on the Pareto front"
-            elif verdict.passed:
-                status, reason = "dropped", selection.reasons.get(b.name, "passed, not chosen")
-            else:
-                status, reason = "rejected", "; ".join(verdict.reasons)
-            record.update(
-                status=status,
-                reason=reason,
-                summary=summary(measured[b.name]),
-                metrics=measured[b.name].to_json(),
-                verdict=verdict.to_json(),
-                steps_info=list(b.step_infos),
-            )
-        out.append(record)
-    return out

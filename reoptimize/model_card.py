@@ -119,6 +119,11 @@ def card_for(
     )
 
 
+def card_bytes(**fields: Any) -> dict[str, bytes]:
+    """``model_card.md`` and ``model_card.json`` of a version about to be written (see :func:`card_for`)."""
+    return card_files(card_for(**fields))
+
+
 def card_files(card: ModelCard) -> dict[str, bytes]:
     """``model_card.md`` and ``model_card.json`` as bytes, ready for the registry."""
     return {

@@ -74,7 +74,7 @@ def stage_version(
     lineage: Mapping[str, Any],
 ) -> Manifest:
     """Add the candidate as ``version``, with its model card; the production pointer is left alone."""
-    from reoptimize.model_card import card_files, card_for
+    from reoptimize.model_card import card_bytes
 
     files: dict[str, bytes] = {
         "model.onnx": candidate.onnx_bytes,
@@ -83,7 +83,7 @@ def stage_version(
     }
     if candidate.weights is not None:
         files["weights.safetensors"] = candidate.weights
-    card = card_for(
+    card = card_bytes(
         model=model,
         version=version,
         parent=parent,
@@ -98,7 +98,7 @@ def stage_version(
         reference=reference,
         onnx_bytes=candidate.onnx_bytes,
     )
-    files.update(card_files(card))
+    files.update(card)
     return registry.add_version(
         model,
         files,

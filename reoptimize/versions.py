@@ -22,6 +22,7 @@ from reoptimize.data import (
     validate_training_frame,
 )
 from reoptimize.evaluate import evaluate
+from reoptimize.model_card import card_bytes
 from reoptimize.recipe import RecipeSpec
 from reoptimize.reference import parquet_bytes, predict_frame, read_parquet_bytes
 from reoptimize.registry import FileRegistry, Manifest, RegistryError
@@ -99,19 +100,20 @@ def train_first_version(
     extra = {**trained.stats_json(), "export": export.to_json()}
     version = registry.next_version(model)
     files.update(
-        _card(
-            model,
-            version,
-            None,
-            spec.task,
-            features,
-            label,
-            trained.classes,
-            metrics.to_json(),
-            lineage,
-            files,
-            extra,
-            reference,
+        card_bytes(
+            model=model,
+            version=version,
+            parent=None,
+            task=spec.task,
+            features=features,
+            label=label,
+            classes=trained.classes,
+            metrics=metrics.to_json(),
+            lineage=lineage,
+            files=files,
+            extra=extra,
+            reference=reference,
+            onnx_bytes=files["model.onnx"],
         )
     )
     manifest = registry.add_version(
@@ -212,19 +214,20 @@ def register_version(
     version = registry.next_version(model)
     reference_frame = read_parquet_bytes(files["reference.parquet"])
     files.update(
-        _card(
-            model,
-            version,
-            parent,
-            task,
-            features,
-            label,
-            classes,
-            metrics.to_json(),
-            lineage,
-            files,
-            {},
-            reference_frame,
+        card_bytes(
+            model=model,
+            version=version,
+            parent=parent,
+            task=task,
+            features=features,
+            label=label,
+            classes=classes,
+            metrics=metrics.to_json(),
+            lineage=lineage,
+            files=files,
+            extra={},
+            reference=reference_frame,
+            onnx_bytes=files["model.onnx"],
         )
     )
     manifest = registry.add_version(
@@ -242,40 +245,6 @@ def register_version(
     if production is None:
         registry.set_production(model, manifest.version)
     return manifest
-
-
-def _card(
-    model: str,
-    version: str,
-    parent: str | None,
-    task: str,
-    features: Sequence[str],
-    label: str,
-    classes: Sequence[Any],
-    metrics: Mapping[str, Any],
-    lineage: Mapping[str, Any],
-    files: Mapping[str, bytes],
-    extra: Mapping[str, Any],
-    reference: pd.DataFrame,
-) -> dict[str, bytes]:
-    from reoptimize.model_card import card_files, card_for
-
-    card = card_for(
-        model=model,
-        version=version,
-        parent=parent,
-        task=task,
-        features=features,
-        label=label,
-        classes=classes,
-        metrics=metrics,
-        lineage=lineage,
-        files=files,
-        extra=extra,
-        reference=reference,
-        onnx_bytes=files["model.onnx"],
-    )
-    return card_files(card)
 
 
 def _with_predictions(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pandas as pd
 import pytest
 
 from reoptimize.export import ExportError
@@ -85,3 +86,19 @@ def test_pseudo_labels_follow_the_threshold(champion_registry, digits):
     assert info_low["kept"] > info_high["kept"] > 0 and len(low) == info_low["kept"]
     truth = rows.loc[high.index, "label"].to_numpy()
     assert (high["label"].to_numpy() == truth).mean() > 0.95, "confident pseudo-labels are mostly right"
+
+
+def test_tune_export_and_retrain_on_a_tabular_model(cancer_registry, cancer):
+    from reoptimize.onnx_model import OnnxModel
+    from tests.support.reopt_steps import CANCER_FEATURES, CANCER_RECIPE
+
+    inp = step_input(cancer_registry, "cancer", CANCER_RECIPE, CANCER_FEATURES, {"tune": {"trials": 3}})
+    inp = replace(inp, training=replace(inp.training, max_epochs=6))
+    holdout = cancer.iloc[450:]
+    x, y = holdout[list(CANCER_FEATURES)].to_numpy("float32"), holdout["label"].to_numpy()
+    for step in (TuneStep(), ExportStep(), RetrainStep()):
+        out = step.run(inp)
+        model = OnnxModel(out.candidate.onnx_bytes, classes=out.candidate.classes)
+        accuracy = (pd.Series(model.run(x).labels).to_numpy() == y).mean()
+        assert out.candidate.classes == (0, 1) and accuracy > 0.85, (step.name, accuracy)
+        assert out.info["export"]["max_abs_diff"] <= out.info["export"]["tolerance"]
