@@ -10,7 +10,7 @@ budget is spent and at least one candidate exists.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from reoptimize.fit import TrainingCancelled
@@ -32,7 +32,6 @@ class Built:
     status: str = "built"  # built | failed | skipped
     note: str = ""  # search-time facts: the probe's verdict, why a ladder stopped
     probe: GateVerdict | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _feasible(verdict: GateVerdict, veto: str | None) -> bool:

@@ -11,7 +11,9 @@ fraction of the recipe's).
 
 Both fine-tune on the training rows afterwards. The step then times the pruned graph against
 its input; when batch throughput did not improve by ``min_speedup`` it vetoes the candidate
-("sparse but not faster"), so the job reports it and never promotes it.
+("sparse but not faster"). When prune is the pipeline's last step the job reports the veto
+and never promotes the candidate; when a later step (quantize) changes the graph, the gate
+judges the final graph against the champion instead.
 """
 
 from __future__ import annotations
