@@ -45,9 +45,13 @@ def normalize_pipeline(value: str | Sequence[str]) -> str:
     if unknown and len(parts) > 1:
         close = difflib.get_close_matches(unknown[0], STEPS, n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
-        raise ValueError(f"unknown step {unknown[0]!r}{hint}; expected steps joined with '+' from {', '.join(STEPS)}")
+        raise ValueError(
+            f"unknown step {unknown[0]!r}{hint}; expected steps joined with '+' from {', '.join(STEPS)}"
+        )
     if unknown or len(parts) < 2:
-        raise ValueError(f"expected one of {', '.join(PIPELINES)}, or steps joined with '+' ({', '.join(STEPS)})")
+        raise ValueError(
+            f"expected one of {', '.join(PIPELINES)}, or steps joined with '+' ({', '.join(STEPS)})"
+        )
     return "+".join(parts)
 
 
