@@ -179,6 +179,7 @@ class Daemon:
             self.metrics.check_failures.labels(model.name, "source_down").inc()
             log.warning("serving source: %s", outcome.serving.reason, extra={"model": model.name})
         self.metrics.last_success.labels(model.name).set(m.at)
+        self.metrics.check_interval.labels(model.name).set(model.check.every)  # current after a reload
         self.metrics.record_measurements(m)
         details = dict(outcome.details, features=[f.__dict__ for f in m.features], notes=list(m.notes))
         report = self._maybe_report(model, outcome)

@@ -100,6 +100,8 @@ def test_an_open_breaker_refuses_jobs_until_a_person_resets_it_over_the_api(setu
         "threshold": 2,
     }
     assert 'modelhealth_circuit_breaker_open{model="m"} 1.0' in requests.get(url + "/metrics").text
+    # what ModelhealthdCheckStale compares the last success with
+    assert 'modelhealth_check_interval_seconds{model="m"} 3600.0' in requests.get(url + "/metrics").text
     assert requests.post(url + "/api/v1/models/m/breaker/reset").status_code == 401
     assert requests.post(url + "/api/v1/models/nope/breaker/reset", headers=auth()).status_code == 404
     reset = requests.post(
