@@ -105,12 +105,23 @@ class PromotionWatch:
     def _windows(
         self, model: ModelConfig, promotion: PromotionRecord
     ) -> tuple[Mapping[str, float], Mapping[str, float], int]:
-        span = max(model.watch.period, model.check.window)
-        since = promotion.created_at - span
+        # The previous version is judged as it was doing when it was replaced: its checks in the
+        # last check window before the switch (at least its last check), not its better days.
+        since = promotion.created_at - max(model.watch.period, model.check.window)
         checks = self.store.checks.list(model.name, limit=10_000, since=since)
-        before = [c for c in checks if c.version == promotion.from_version and c.at <= promotion.created_at]
-        after = [c for c in checks if c.version == promotion.to_version and c.at >= promotion.finished_at]
-        return mean_values(before), mean_values(after), len(after)
+        old = [c for c in checks if c.version == promotion.from_version and c.at <= promotion.created_at]
+        recent = [c for c in old if c.at >= promotion.created_at - model.check.window]
+        before = mean_values(recent or sorted(old, key=lambda c: c.at)[-1:])
+        after_checks = [
+            c for c in checks if c.version == promotion.to_version and c.at >= promotion.finished_at
+        ]
+        after = mean_values(after_checks)
+        if "accuracy" in before and "accuracy" not in after:
+            # Labels exist for this model but have not reached the new version yet: wait for them
+            # rather than judge it on an estimate the old version's labelled figure would beat.
+            before.pop("estimated_accuracy", None)
+            after.pop("estimated_accuracy", None)
+        return before, after, len(after_checks)
 
     def _roll_back(self, model: ModelConfig, promotion: PromotionRecord, text: str, data: Mapping) -> None:
         reason = f"post-promotion watch: v{promotion.to_version} {text}"

@@ -102,3 +102,26 @@ def test_latency_and_errors_are_watched_too(world) -> None:
     _check(store, watch, config, clock, "2", latency_p95_seconds=0.031, error_ratio=0.0)
     assert registry.production("m") == "1"
     assert "latency_p95_seconds" in store.decisions.list("m", kind="rollback")[0].message
+
+
+def test_an_estimate_is_not_judged_against_a_labelled_accuracy(world) -> None:
+    config, registry, store, promoter, watch, clock = world
+    _check(store, watch, config, clock, "1", accuracy=0.55, estimated_accuracy=0.97)
+    promoter.promote("m", "2", reason="retrained after drift")
+    for _ in range(3):  # the new version's labels are still on their way
+        _check(store, watch, config, clock, "2", estimated_accuracy=0.85)
+    assert registry.production("m") == "2" and watch.watching("m")
+    _check(store, watch, config, clock, "2", accuracy=0.91, estimated_accuracy=0.85)
+    assert registry.production("m") == "2"
+
+
+def test_the_old_version_is_judged_as_it_was_when_replaced(world) -> None:
+    config, registry, store, promoter, watch, clock = world
+    for _ in range(20):  # good days, long before the drift
+        _check(store, watch, config, clock, "1", accuracy=0.97)
+    for _ in range(6):  # the last minute before the switch: drifted
+        _check(store, watch, config, clock, "1", accuracy=0.55)
+    promoter.promote("m", "2", reason="retrained after drift")
+    for _ in range(3):  # below the old good days (0.97), far above how v1 did at the end
+        _check(store, watch, config, clock, "2", accuracy=0.85)
+    assert registry.production("m") == "2"
