@@ -24,7 +24,8 @@ from monitor.replay_drift import DriftSpec
 from monitor.replay_labels import HttpLabelSink
 from monitor.replay_stats import ReplayProgress
 
-RECOVERY_ROWS = 100
+RECOVERY_ROWS = 100  # labelled answers of the new version to measure its accuracy on
+MIN_RECOVERY_ROWS = 30  # enough when the traffic data runs out first (a slow or busy machine)
 
 
 @dataclass
@@ -199,8 +200,11 @@ class DemoRun:
                 if self.watch.state.promotion and timeline.promoted_at is None:
                     timeline.promoted_at = self.watch.state.promotion["finished_at"] - timeline.wall_start
                 live.update(render(self.watch.state, self.progress, self.started))
-                if len(split_accuracy(self.progress, self.first_version)["after"]) >= RECOVERY_ROWS:
+                after = len(split_accuracy(self.progress, self.first_version)["after"])
+                if after >= RECOVERY_ROWS:
                     return True, "the retrained model was promoted and its live accuracy measured"
+                if not replay.is_alive() and after >= MIN_RECOVERY_ROWS:
+                    return True, f"the retrained model was promoted; the traffic ended after {after} of its answers"
                 if not replay.is_alive():
                     return False, "the traffic data ran out before the loop closed: " + explain(
                         self.watch, timeline
