@@ -142,7 +142,6 @@ class Promoter:
             model, last.from_version, reason=reason, kind="rollback", job_id=last.job_id, details=details
         )
 
-
     def reload(self, model: str, promotion_id: int) -> ReloadResult:
         try:
             model_cfg = self.config.model(model)
