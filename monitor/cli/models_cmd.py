@@ -120,7 +120,6 @@ def register(app: typer.Typer) -> None:
             raise fail(str(exc)) from None
 
     @app.command("train")
-
     def train(
         name: str = typer.Argument(..., help="Model name, as in the config."),
         data: Path | None = typer.Option(None, "--data", help="Training data; defaults to data.reference."),

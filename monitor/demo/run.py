@@ -204,7 +204,10 @@ class DemoRun:
                 if after >= RECOVERY_ROWS:
                     return True, "the retrained model was promoted and its live accuracy measured"
                 if not replay.is_alive() and after >= MIN_RECOVERY_ROWS:
-                    return True, f"the retrained model was promoted; the traffic ended after {after} of its answers"
+                    return (
+                        True,
+                        f"the retrained model was promoted; the traffic ended after {after} of its answers",
+                    )
                 if not replay.is_alive():
                     return False, "the traffic data ran out before the loop closed: " + explain(
                         self.watch, timeline
