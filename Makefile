@@ -27,6 +27,9 @@ demo: $(STAMP) ## Run the whole loop on the built-in digits demo (artefacts in .
 test: $(STAMP) ## Run the test suite (what CI runs)
 	$(BIN)/python -m pytest -q
 
+test-reliability: $(STAMP) ## Run the fault-injection suite; ends with a table of scenarios
+	$(BIN)/python -m pytest -q -m reliability tests/reliability
+
 test-slow: $(STAMP) ## Run only the tests marked slow (exit code 5 means none are marked)
 	$(BIN)/python -m pytest -q -m slow || [ $$? -eq 5 ]
 
