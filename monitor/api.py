@@ -221,6 +221,15 @@ def create_api(daemon) -> FastAPI:  # noqa: ANN001 - monitor.daemon.Daemon
         decision = daemon.rules.reset_breaker(model, by=body.by, reason=body.reason)
         return {"model": model, "open": daemon.rules.breaker_open(model), "decision": decision.to_json()}
 
+    @app.post("/api/v1/models/{model}/report", status_code=202, dependencies=[auth])
+    def report_now(model: str) -> Response:
+        """Render Evidently's drift report of the current window now (in a worker process)."""
+        from monitor.report_request import request_report
+
+        known_model(model)
+        answer = request_report(daemon, model)
+        return JSONResponse(answer.body, status_code=answer.status)
+
     @app.get("/reports/{model}")
     def reports(model: str) -> list[str]:
         known_model(model)

@@ -61,6 +61,7 @@ class Daemon:
             serving_source(config),
             self.labels.for_model,
             profile_cache=Path(config.registry).parent / "cache" / "profiles",
+            models=lambda: self.config.models,
         )
         self.promoter = Promoter(config, self.registry, self.store, self.metrics, clock)
         state_dir = Path(config.registry).parent
@@ -194,11 +195,14 @@ class Daemon:
         drift, window, m = outcome.drift, outcome.window, outcome.measurements
         if drift is None or window is None or not drift.dataset_drift or m.version is None:
             return None
-        if not self.reports.due(model.name, m.at):
+        if model.check.report == "on_request" or not self.reports.due(model.name, m.at):
             return None
         try:
             reference = self.registry.read_bytes(model.name, m.version, "reference.parquet")
-            path = self.reports.render(model.name, m.version, reference, window_frame_columns(window), m.at)
+            extra = {"model": model.name, "version": m.version, "drift_impact": outcome.details.get("drift_impact")}
+            path = self.reports.render(
+                model.name, m.version, reference, window_frame_columns(window), m.at, extra
+            )
         except Exception:
             log.exception("could not start a drift report", extra={"model": model.name})
             return None

@@ -7,18 +7,16 @@ when a previous run saved it, so a restart does not recompute it.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from monitor.config import ModelConfig
 from monitor.drift.reference import ReferenceStats
-from monitor.reference_profile import ReferenceProfile, build_profile, load_profile, profile_key, save_profile
+from monitor.profiles import ProfileStore
+from monitor.reference_profile import ReferenceProfile
 from monitor.sources.prediction_log import PredictionLogReader
 from reoptimize.registry import FileRegistry, Manifest
-
-log = logging.getLogger("modelhealthd.view")
 
 
 @dataclass
@@ -49,33 +47,9 @@ class ModelView:
                 task=self.manifest.task,
                 classes=self.manifest.classes,
                 source=f"{self.model} v{self.version} model.onnx",
+                memory_arena=False,
             )
         return self._runner
-
-
-def _profile(
-    registry: FileRegistry,
-    model: ModelConfig,
-    manifest: Manifest,
-    features: tuple[str, ...],
-    cache: Path | None,
-) -> tuple[ReferenceProfile, bool]:
-    methods = dict(model.check.drift_methods)
-    key = profile_key(manifest.files.get("reference.parquet", ""), features, manifest.label, methods)
-    path = cache / model.name / f"v{manifest.version}-{key}.npz" if cache is not None else None
-    if path is not None:
-        cached = load_profile(path, key)
-        if cached is not None:
-            return cached, True
-    data = registry.read_bytes(model.name, manifest.version, "reference.parquet")
-    source = f"{model.name} v{manifest.version} reference.parquet"
-    profile = build_profile(data, features, manifest.label, methods, source)
-    if path is not None:
-        try:
-            save_profile(path, profile, key)
-        except OSError as exc:
-            log.warning("cannot save the reference profile %s: %s", path, exc, extra={"model": model.name})
-    return profile, False
 
 
 def load_view(
@@ -83,11 +57,11 @@ def load_view(
     model: ModelConfig,
     version: str,
     previous: ModelView | None,
-    cache: Path | None = None,
+    profiles: ProfileStore | None = None,
 ) -> ModelView:
     manifest = registry.manifest(model.name, version)
     features = tuple(model.features or manifest.features)
-    profile, cached = _profile(registry, model, manifest, features, cache)
+    profile, cached = (profiles or ProfileStore(registry, None)).get(model, manifest, features)
     if (
         previous is not None
         and previous.features == features

@@ -28,7 +28,7 @@ from monitor.cbpe import Calibration, fit_calibration
 from monitor.drift.reference import ColumnStats, ReferenceStats, build_reference_stats
 from monitor.performance import label_key
 
-PROFILE_SCHEMA = 1
+PROFILE_SCHEMA = 2
 PREDICTION, CONFIDENCE = "_prediction", "_confidence"
 log = logging.getLogger("modelhealthd.profile")
 
@@ -108,12 +108,18 @@ _COLUMN_FIELDS = ("name", "kind", "value_type", "n", "missing", "std", "min", "m
                   "auto_method", "user_threshold", "categorical_pinned")  # fmt: skip
 
 
+def _all_distinct(stats: ColumnStats) -> bool:
+    return stats.sorted_values is not None and stats.categories.size == stats.sorted_values.size
+
+
 def _column_arrays(i: int, stats: ColumnStats) -> dict[str, np.ndarray]:
-    arrays = {f"c{i}_counts": stats.counts}
-    categories = stats.categories
-    arrays[f"c{i}_categories"] = categories.astype(str) if categories.dtype == object else categories
+    arrays = {}
     if stats.sorted_values is not None:
         arrays[f"c{i}_sorted"] = stats.sorted_values
+    if not _all_distinct(stats):  # otherwise the categories are the sorted values, each counted once
+        categories = stats.categories
+        arrays[f"c{i}_categories"] = categories.astype(str) if categories.dtype == object else categories
+        arrays[f"c{i}_counts"] = stats.counts
     return arrays
 
 
@@ -123,7 +129,8 @@ def save_profile(path: Path, profile: ReferenceProfile, key: str) -> None:
     columns = []
     for i, stats in enumerate(profile.stats.columns.values()):
         columns.append(
-            {f: getattr(stats, f) for f in _COLUMN_FIELDS} | {"strings": stats.categories.dtype == object}
+            {f: getattr(stats, f) for f in _COLUMN_FIELDS}
+            | {"strings": stats.categories.dtype == object, "distinct": _all_distinct(stats)}
         )
         arrays.update(_column_arrays(i, stats))
     cal = profile.calibration
@@ -163,13 +170,17 @@ def load_profile(path: Path, key: str) -> ReferenceProfile | None:
                 return None
             columns = {}
             for i, meta in enumerate(header["columns"]):
-                categories = data[f"c{i}_categories"]
                 fields = {f: meta[f] for f in _COLUMN_FIELDS}
+                sorted_values = _frozen(data[f"c{i}_sorted"]) if f"c{i}_sorted" in data else None
+                if meta["distinct"]:
+                    categories = sorted_values
+                    counts = np.broadcast_to(np.int64(1), sorted_values.shape)
+                else:
+                    categories = data[f"c{i}_categories"]
+                    categories = _frozen(categories.astype(object) if meta["strings"] else categories)
+                    counts = _frozen(data[f"c{i}_counts"])
                 columns[meta["name"]] = ColumnStats(
-                    **fields,
-                    sorted_values=_frozen(data[f"c{i}_sorted"]) if f"c{i}_sorted" in data else None,
-                    categories=_frozen(categories.astype(object) if meta["strings"] else categories),
-                    counts=_frozen(data[f"c{i}_counts"]),
+                    **fields, sorted_values=sorted_values, categories=categories, counts=counts
                 )
             cal = header["calibration"]
             calibration = (

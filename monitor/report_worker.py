@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
+import html
+import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -51,10 +53,33 @@ def _read_frame(source: str | os.PathLike[str] | pd.DataFrame, what: str) -> pd.
     path = Path(source)
     if not path.is_file():
         raise ReportInputError(f"{what} file {str(path)!r} does not exist")
+    if path.suffix == ".npz":
+        return _read_npz(path, what)
     try:
         return pd.read_parquet(path)
     except Exception as err:  # pyarrow raises several types for a file that is not Parquet
         raise ReportInputError(f"{what} file {str(path)!r} is not readable Parquet: {err}") from err
+
+
+def _read_npz(path: Path, what: str) -> pd.DataFrame:
+    """A window written by ``monitor.reports.write_npz``: text columns get their gaps back as None."""
+    import numpy as np
+    import pandas as pd
+
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files}
+    except (OSError, ValueError) as err:
+        raise ReportInputError(f"{what} file {str(path)!r} is not a readable NPZ window: {err}") from err
+    columns = {}
+    for name, values in arrays.items():
+        if name.startswith("__missing__"):
+            continue
+        gaps = arrays.get(f"__missing__{name}")
+        if gaps is not None:
+            values = np.where(gaps, None, values.astype(object))
+        columns[name] = values
+    return pd.DataFrame(columns)
 
 
 def select_columns(
@@ -146,6 +171,34 @@ def render_report(
     return ReportOutcome(html, json_path, tuple(chosen), project_id, snapshot_id)
 
 
+def impact_section(extra: dict) -> str:
+    """An HTML block with the drift impact per feature (``{"drift_impact": {...}, "model": ...}``)."""
+    impact = extra.get("drift_impact") or {}
+    rows = "".join(
+        f"<tr><td>{html.escape(str(name))}</td><td>{float(value):.4f}</td></tr>"
+        for name, value in sorted((impact.get("features") or {}).items(), key=lambda kv: -kv[1])
+    )
+    basis = {"accuracy_drop": "accuracy drop", "rmse_increase": "relative RMSE increase"}.get(
+        impact.get("basis"), "share of predictions that change"
+    )
+    body = (
+        f"<table><tr><th>drifted feature</th><th>impact ({basis})</th></tr>{rows}</table>"
+        f"<p>Permutation impact on {int(impact.get('rows') or 0)} rows of the window.</p>"
+        if rows
+        else "<p>No drifted feature, or the impact could not be measured.</p>"
+    )
+    title = html.escape(f"modelhealthd: does the drift matter? ({extra.get('model', '')} v{extra.get('version', '')})")
+    return f'<section id="modelhealthd-impact" style="font-family:sans-serif;margin:1em"><h2>{title}</h2>{body}</section>'
+
+
+def add_impact_section(path: Path, extra: dict) -> None:
+    """Insert :func:`impact_section` right after ``<body>`` of a saved report, atomically."""
+    text = path.read_text(encoding="utf-8")
+    at = text.find("<body>")
+    at = at + len("<body>") if at >= 0 else 0
+    _replace_atomically(path, lambda target: Path(target).write_text(text[:at] + impact_section(extra) + text[at:], encoding="utf-8"))
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m monitor.report_worker", description=__doc__.splitlines()[0]
@@ -157,6 +210,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--workspace", help="local Evidently workspace directory to add the snapshot to")
     parser.add_argument("--project", help="workspace project name (default: modelhealthd)")
     parser.add_argument("--columns", help="comma-separated subset of the common columns")
+    parser.add_argument("--extra-json", help="modelhealthd's drift impact (JSON) to show above the report")
     return parser
 
 
@@ -176,6 +230,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             project=args.project,
             columns=columns,
         )
+        if args.extra_json:
+            add_impact_section(outcome.html, json.loads(Path(args.extra_json).read_text()))
     except ReportInputError as err:
         print(f"report_worker: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT

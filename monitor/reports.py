@@ -7,6 +7,7 @@ is rendered per ``min_interval``, and only one at a time per model.
 
 from __future__ import annotations
 
+import json
 import logging
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -29,17 +31,19 @@ class _Running:
     started: float
 
 
-def write_parquet(columns: Mapping[str, np.ndarray], path: Path) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+def write_npz(columns: Mapping[str, np.ndarray], path: Path) -> None:
+    """The window as NumPy arrays (strings as fixed-width text, no pickles) for the report worker.
 
+    The daemon writes NPZ rather than Parquet so that it never imports pyarrow (and pandas with it).
+    """
     arrays = {}
     for name, values in columns.items():
         if values.dtype == object:
-            arrays[name] = pa.array([None if v is None else str(v) for v in values], type=pa.string())
+            arrays[name] = np.array(["" if v is None else str(v) for v in values.tolist()], dtype=str)
+            arrays[f"__missing__{name}"] = np.array([v is None for v in values.tolist()], dtype=bool)
         else:
-            arrays[name] = pa.array(values)
-    pq.write_table(pa.table(arrays), path)
+            arrays[name] = values
+    np.savez(path, **arrays)
 
 
 class ReportRenderer:
@@ -61,16 +65,25 @@ class ReportRenderer:
         return model not in self.running and now - self.last.get(model, -1e18) >= self.min_interval
 
     def render(
-        self, model: str, version: str, reference: bytes, current: Mapping[str, np.ndarray], now: float
+        self,
+        model: str,
+        version: str,
+        reference: bytes,
+        current: Mapping[str, np.ndarray],
+        now: float,
+        extra: Mapping[str, Any] | None = None,
     ) -> Path:
-        """Start rendering; returns the path the HTML report will have."""
+        """Start rendering; returns the path the HTML report will have.
+
+        ``extra`` (JSON-able, e.g. the drift impact) is shown above Evidently's report.
+        """
         folder = self.dir / model
         work = folder / ".work"
         work.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
-        ref_path, cur_path = work / f"{stamp}-reference.parquet", work / f"{stamp}-current.parquet"
+        ref_path, cur_path = work / f"{stamp}-reference.parquet", work / f"{stamp}-current.npz"
         ref_path.write_bytes(reference)
-        write_parquet(current, cur_path)
+        write_npz(current, cur_path)
         out = folder / f"{stamp}-v{version}-drift.html"
         argv = [
             self.python, "-m", "monitor.report_worker",
@@ -78,6 +91,10 @@ class ReportRenderer:
             "--json", str(out.with_suffix(".json")),
             "--workspace", str(self.dir / "workspace"), "--project", model,
         ]  # fmt: skip
+        if extra is not None:
+            extra_path = work / f"{stamp}-extra.json"
+            extra_path.write_text(json.dumps(dict(extra), default=str))
+            argv += ["--extra-json", str(extra_path)]
         log_file = open(work / f"{stamp}.log", "wb")  # noqa: SIM115 - handed to the child
         proc = subprocess.Popen(argv, stdout=log_file, stderr=subprocess.STDOUT, env=_env())
         log_file.close()

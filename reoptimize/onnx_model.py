@@ -42,6 +42,7 @@ class OnnxModel:
         classes: Sequence[Any] = (),
         threads: int = 1,
         source: str = "model.onnx",
+        memory_arena: bool = True,
     ):
         import onnxruntime as ort
 
@@ -49,6 +50,8 @@ class OnnxModel:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        # A long-lived session that runs rarely (the daemon's drift impact) gives its memory back.
+        options.enable_cpu_mem_arena = memory_arena
         try:
             self.session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types

@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.special import kolmogorov
 
 EXACT_MAX_N = 10_000
 # Each row grows the counts by at most its width (< 2**14 here), so rescaling only past 1e200
@@ -26,6 +25,9 @@ def ks_two_sample_pvalue(statistic: float, n1: int, n2: int) -> float:
     """P(D >= statistic) for samples of sizes n1 and n2 under the null hypothesis."""
     if n1 <= 0 or n2 <= 0:
         raise ValueError(f"sample sizes must be positive, got n1={n1}, n2={n2}")
+    # scipy costs the daemon ~27 MB resident; only p-value tests (small references) load it.
+    from scipy.special import kolmogorov
+
     if max(n1, n2) <= EXACT_MAX_N:
         g = math.gcd(n1, n2)
         lcm = (n1 // g) * n2

@@ -97,6 +97,9 @@ class ReferenceStats:
 def _distinct(sorted_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct values and their counts, read off an already sorted array."""
     starts = np.flatnonzero(np.concatenate([[True], sorted_values[1:] != sorted_values[:-1]]))
+    if starts.size == sorted_values.size:
+        # Every value distinct (a continuous column): share the sorted array, counts of one take no memory.
+        return sorted_values, np.broadcast_to(np.int64(1), sorted_values.shape)
     return sorted_values[starts], np.diff(np.append(starts, sorted_values.size))
 
 

@@ -22,6 +22,7 @@ import numpy as np
 
 _HOURLY = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2})")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+CHUNK_ROWS = 1024
 # What a malformed record can raise while it is parsed; such a line is counted and skipped.
 _BAD_RECORD = (ValueError, KeyError, TypeError, OverflowError, RecursionError)
 
@@ -49,6 +50,21 @@ class _Chunk:
     missing_columns: set[str] = field(default_factory=set)
     extra_columns: set[str] = field(default_factory=set)
     wrong_type_columns: set[str] = field(default_factory=set)
+
+    def keep(self, rows: np.ndarray) -> _Chunk:
+        """A copy holding only ``rows`` (a boolean mask), with the same schema findings."""
+        return _Chunk(
+            at=self.at[rows],
+            request_ids=self.request_ids[rows],
+            versions=self.versions[rows],
+            columns={name: values[rows] for name, values in self.columns.items()},
+            predictions=self.predictions[rows],
+            confidence=self.confidence[rows],
+            null_mask=self.null_mask[rows] if self.null_mask is not None else None,
+            missing_columns=self.missing_columns,
+            extra_columns=self.extra_columns,
+            wrong_type_columns=self.wrong_type_columns,
+        )
 
 
 @dataclass(frozen=True)
@@ -79,6 +95,39 @@ class PredictionWindow:
     @property
     def schema_errors(self) -> int:
         return len(self.missing_columns) + len(self.extra_columns) + len(self.wrong_type_columns)
+
+
+def _compact(values: np.ndarray) -> np.ndarray:
+    """Keep a column in float32 (or int32) when that loses nothing, as values a float32 model got do.
+
+    Chunks stay in memory for a whole window, for every model: half the bytes is what lets one
+    daemon hold hundreds of windows. Exactness is checked, so no value ever changes.
+    """
+    if values.dtype == np.float64:
+        with np.errstate(over="ignore"):  # a value beyond float32 becomes inf and fails the check below
+            narrow = values.astype(np.float32)
+        if np.array_equal(narrow.astype(np.float64), values, equal_nan=True):
+            return narrow
+    elif values.dtype == np.int64 and values.size and values.min() >= -(2**31) and values.max() < 2**31:
+        return values.astype(np.int32)
+    return values
+
+
+def _object_array(values: list[Any]) -> np.ndarray:
+    """A 1-D object array even when the values are equal-length lists (np.array would go 2-D)."""
+    out = np.empty(len(values), dtype=object)
+    for i, value in enumerate(values):
+        out[i] = value
+    return out
+
+
+def _widen(values: np.ndarray) -> np.ndarray:
+    """Undo :func:`_compact` for the window a check works on (float64 and int64, as always)."""
+    if values.dtype == np.float32:
+        return values.astype(np.float64)
+    if values.dtype == np.int32:
+        return values.astype(np.int64)
+    return values
 
 
 class _ChunkBuilder:
@@ -143,6 +192,10 @@ class _ChunkBuilder:
         self.preds.append(prediction)
         self.conf.append(conf)
 
+    def clear(self) -> None:
+        """Forget the rows added so far (they were built into a chunk); schema findings restart too."""
+        self.__init__(self.features, self.categorical)  # type: ignore[misc]
+
     def build(self) -> _Chunk | None:
         if not self.at:
             return None
@@ -153,8 +206,8 @@ class _ChunkBuilder:
                 columns[name] = np.array(col, dtype=object)
             else:
                 # Integer columns stay integers: drift tests treat few distinct integers as categories.
-                columns[name] = np.array(col, dtype=np.float64 if i in self.not_int else np.int64)
-        preds = np.array(self.preds, dtype=object)
+                columns[name] = _compact(np.array(col, dtype=np.float64 if i in self.not_int else np.int64))
+        preds = _object_array(self.preds)
         try:
             if all(isinstance(p, int) and not isinstance(p, bool) for p in self.preds):
                 preds = np.array(self.preds, dtype=np.int64)
@@ -169,11 +222,11 @@ class _ChunkBuilder:
             null_mask[list(rows), list(cols)] = True
         return _Chunk(
             at=np.array(self.at, dtype=np.float64),
-            request_ids=np.array(self.ids, dtype=object),
+            request_ids=np.array([rid.encode("utf-8", "surrogatepass") for rid in self.ids], dtype=bytes),
             versions=np.array(self.versions, dtype=str),  # a short fixed-width array, not str objects
             columns=columns,
-            predictions=preds,
-            confidence=np.array(self.conf, dtype=np.float64),
+            predictions=_compact(preds),
+            confidence=np.array(self.conf, dtype=np.float32),  # a probability: float32 is plenty
             null_mask=null_mask,
             missing_columns=self.missing,
             extra_columns=self.extra,
@@ -234,9 +287,10 @@ class PredictionLogReader:
         if end < 0:
             self.offsets[path.name] = (stat.st_ino, offset)
             return
-        for line in data[: end + 1].splitlines():
+        for line in data[:end].split(b"\n"):  # JSON Lines ends records with \n only
             if line.strip():
                 self._parse_line(line, builder, now)
+                self._flush_full(builder)
         self.offsets[path.name] = (stat.st_ino, offset + end + 1)
 
     def _parse_line(self, line: bytes, builder: _ChunkBuilder, now: float) -> None:
@@ -268,9 +322,16 @@ class PredictionLogReader:
                     record["ts"] = record["ts"].timestamp()
                 if record.get("model", self.model) == self.model:
                     builder.add(record)
+                    self._flush_full(builder)
             except _BAD_RECORD:
                 self.bad.append(now)
                 self.bad_total += 1
+
+    def _flush_full(self, builder: _ChunkBuilder) -> None:
+        # A backlog becomes chunks of CHUNK_ROWS: its parsed Python objects never pile up at once.
+        if len(builder.at) >= CHUNK_ROWS:
+            self.chunks.append(builder.build())  # type: ignore[arg-type]
+            builder.clear()
 
     def window(self, start: float, end: float) -> PredictionWindow:
         builder = _ChunkBuilder(self.features, self.categorical)
@@ -282,11 +343,21 @@ class PredictionLogReader:
         chunk = builder.build()
         if chunk is not None:
             self.chunks.append(chunk)
-        while self.chunks and len(self.chunks[0].at) and self.chunks[0].at.max() < start:
-            self.chunks.popleft()
+        self._forget_before(start)
         while self.bad and self.bad[0] < start:
             self.bad.popleft()
         return self._assemble(start, end)
+
+    def _forget_before(self, start: float) -> None:
+        """Drop rows older than ``start``: windows only move forward, and memory holds one window."""
+        kept: deque[_Chunk] = deque()
+        for chunk in self.chunks:
+            recent = chunk.at >= start
+            if recent.all():
+                kept.append(chunk)
+            elif recent.any():
+                kept.append(chunk.keep(recent))
+        self.chunks = kept
 
     def _assemble(self, start: float, end: float) -> PredictionWindow:
         parts = [(c, (c.at >= start) & (c.at <= end)) for c in self.chunks]
@@ -297,7 +368,7 @@ class PredictionLogReader:
             return np.concatenate(arrays) if arrays else np.array([], dtype=dtype)
 
         columns = {
-            f: cat(lambda c, f=f: c.columns[f], object if f in self.categorical else np.float64)
+            f: _widen(cat(lambda c, f=f: c.columns[f], object if f in self.categorical else np.float64))
             for f in self.features
         }
         null_counts = dict.fromkeys(self.features, 0)
@@ -305,16 +376,22 @@ class PredictionLogReader:
             if c.null_mask is not None:
                 for i, count in enumerate(c.null_mask[m].sum(axis=0).tolist()):
                     null_counts[self.features[i]] += count
-        preds = cat(lambda c: c.predictions, object)
+        preds = _widen(cat(lambda c: c.predictions, object))
         if preds.dtype == object and len(preds) and all(isinstance(p, int | float) for p in preds):
             preds = preds.astype(np.float64)
         return PredictionWindow(
             at=cat(lambda c: c.at, np.float64),
-            request_ids=cat(lambda c: c.request_ids, object),
+            request_ids=np.array(
+                [
+                    rid.decode("utf-8", "surrogatepass")
+                    for rid in cat(lambda c: c.request_ids, bytes).tolist()
+                ],
+                dtype=object,
+            ),
             versions=cat(lambda c: c.versions, str),
             columns=columns,
             predictions=preds,
-            confidence=cat(lambda c: c.confidence, np.float64),
+            confidence=cat(lambda c: c.confidence, np.float32).astype(np.float64),
             bad_lines=len(self.bad),
             null_counts=null_counts,
             missing_columns=frozenset().union(*(c.missing_columns for c, _ in parts)),

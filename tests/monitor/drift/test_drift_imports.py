@@ -24,6 +24,23 @@ def test_engine_import_stays_light(module):
     assert json.loads(completed.stdout.strip().splitlines()[-1]) == []
 
 
+def test_distance_methods_do_not_load_scipy():
+    """References above 1000 rows use Wasserstein and Jensen-Shannon: no scipy in the daemon then."""
+    code = (
+        "import json, sys\n"
+        "import numpy as np\n"
+        "from monitor.drift import build_reference_stats, detect_drift\n"
+        "rng = np.random.default_rng(0)\n"
+        "columns = {'x': rng.normal(size=3000), 'c': np.array(['a', 'b', 'c'] * 1000, dtype=object)}\n"
+        "detect_drift(build_reference_stats(columns), columns)\n"
+        "print(json.dumps('scipy' in sys.modules))\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert json.loads(completed.stdout.strip().splitlines()[-1]) is False
+
+
 def test_a_check_stays_light_too():
     code = (
         "import json, sys\n"

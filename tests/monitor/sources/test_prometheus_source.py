@@ -83,8 +83,10 @@ def _last_scrape(prom: PrometheusProcess, job: str) -> float:
 
 def test_generic_server_measurements_equal_the_truth(tmp_path, generic_server) -> None:
     proc, url, port = generic_server
-    fast = {"x": [1.0, -2.0], "sleep": 0.005, "burn": 0.008}
-    slow = dict(fast, sleep=0.060)
+    # Each kind lands in one bucket with room to spare on a busy machine: fast in (25 ms, 50 ms],
+    # slow in (100 ms, 250 ms].
+    fast = {"x": [1.0, -2.0], "sleep": 0.022, "burn": 0.008}
+    slow = dict(fast, sleep=0.112)
     fail = dict(fast, fail=True)
     plan = [fail if i % 8 == 3 else slow if i % 5 == 0 else fast for i in range(160)]
     with PrometheusProcess(tmp_path, {"generic": [f"127.0.0.1:{port}"]}) as prom:
@@ -93,7 +95,7 @@ def test_generic_server_measurements_equal_the_truth(tmp_path, generic_server) -
         session, rss, began = requests.Session(), [], time.monotonic()
         for i, body in enumerate(plan):
             # Paced traffic: a series born in the window is then extrapolated back to about zero.
-            time.sleep(max(0.0, began + i * 0.06 - time.monotonic()))
+            time.sleep(max(0.0, began + i * 0.07 - time.monotonic()))
             status = session.post(url + "/predict", json=body, timeout=10).status_code
             assert status == (500 if body.get("fail") else 200)
             if i % 20 == 0:
@@ -118,7 +120,8 @@ def test_generic_server_measurements_equal_the_truth(tmp_path, generic_server) -
     # Prometheus extrapolates each series to the window's edges, so rates are close, not exact.
     assert v["request_rate"] == pytest.approx(total / WINDOW, rel=0.03)
     assert v["prediction_rate"] == pytest.approx(total / WINDOW, rel=0.03)  # one prediction per request
-    assert v["error_ratio"] == pytest.approx(failed / total, rel=0.05)
+    # The 5xx series is born with the first failure; extrapolating it back is good to a scrape or so.
+    assert v["error_ratio"] == pytest.approx(failed / total, rel=0.1)
     buckets = _buckets(own)
     assert buckets[-1][1] == total
     for q, name in (
@@ -127,8 +130,8 @@ def test_generic_server_measurements_equal_the_truth(tmp_path, generic_server) -
         (0.99, "latency_p99_seconds"),
     ):
         assert v[name] == pytest.approx(histogram_quantile(q, buckets), rel=0.03), name
-    assert 0.010 <= v["latency_p50_seconds"] <= 0.025
-    assert 0.050 <= v["latency_p99_seconds"] <= 0.1
+    assert 0.025 <= v["latency_p50_seconds"] <= 0.05
+    assert 0.1 <= v["latency_p99_seconds"] <= 0.25
     # The truth counts the server's CPU from its first scrape to after the last, scrapes included.
     true_cpu_per_1k = 1000 * (cpu_end - cpu_start) / total
     assert true_cpu_per_1k >= 8.0  # every request burnt 8 ms of CPU
