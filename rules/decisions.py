@@ -118,19 +118,33 @@ def transition_decision(
     return Decision(now, "transition", model, rule.name, message, data)
 
 
+# Guards that limit how often and how much the daemon acts (a job running for the model, the
+# cooldown, the budget, the blast radius, the global concurrency). Their refusals are the excess
+# of a burst, recorded as rate-limited; the circuit breaker is a stop, not a limit.
+RATE_LIMITING_GUARDS = frozenset({"inhibition", "cooldown", "budget", "blast_radius", "concurrency"})
+
+
 def guard_decision(outcome: GuardOutcome, dry_run: bool = False) -> Decision:
-    """The decision for a proposal after the guards; in dry-run mode an allowed one "would have run"."""
+    """The decision for a proposal after the guards; in dry-run mode an allowed one "would have run".
+
+    A refusal by a rate-limiting guard reads ``rate-limited: refused ...`` and has
+    ``data.rate_limited`` true.
+    """
     p = outcome.proposal
     what = f"{p.action.pipeline} for {p.model} (rule {p.rule})"
     refused = outcome.refused_by
+    limited = refused is not None and refused.guard in RATE_LIMITING_GUARDS
     if refused is not None:
         message = f"refused {what} by {refused.guard}: {refused.reason}"
+        if limited:
+            message = "rate-limited: " + message
     elif dry_run:
         message = f"dry run: would have run {what}; every guard allowed it"
     else:
         message = f"allowed {what}; every guard allowed it"
     data = outcome.to_json(dry_run)
     data["proposal"]["inputs"] = _clean(p.inputs)
+    data["rate_limited"] = limited
     return Decision(p.at, "guard", p.model, p.rule, message, data)
 
 

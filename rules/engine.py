@@ -2,7 +2,8 @@
 
 Proposals. A rule hands its actions on (one :class:`Proposal` per action) when it *becomes*
 firing, and again while it stays firing once its ``cooldown`` has passed since it last did,
-as Alertmanager repeats a notification for a firing alert. Repeats let an action that the
+as Alertmanager repeats a notification for a firing alert, but only at an evaluation that
+observed the condition true: unknown inputs (a metrics source that is down) never act. Repeats let an action that the
 guards refused (a job was running, the budget was spent) be tried again later without
 waiting for the rule to resolve and fire anew. The guards still decide whether anything runs.
 """
@@ -90,7 +91,7 @@ class RuleEngine:
             state, transition = step(previous, value, now, rule.for_s, rule.keep_firing_for_s)
             if transition is not None:
                 decisions.append(transition_decision(rule, model, transition, previous, measurements))
-            if rule.actions and _should_propose(rule, state, transition, now):
+            if rule.actions and _should_propose(rule, state, transition, value, now):
                 inputs = rule.expression.inputs(measurements)
                 labels = {**model_labels, **rule.labels}
                 proposals.extend(_proposals(rule, model, now, "metrics", labels, inputs))
@@ -134,11 +135,17 @@ class RuleEngine:
         return out
 
 
-def _should_propose(rule: Rule, state: RuleState, transition: Transition | None, now: float) -> bool:
+def _should_propose(
+    rule: Rule, state: RuleState, transition: Transition | None, value: bool | None, now: float
+) -> bool:
     if state.state != "firing":
         return False
     if transition is not None and transition.kind == "firing":
         return True
+    # A repeat needs the condition observed true now: a firing rule whose inputs went unknown
+    # (a source outage) or false (within keep_firing_for) acts on nothing it can see.
+    if value is not True:
+        return False
     last = state.last_proposed_at
     return last is None or now - last >= rule.cooldown_s
 

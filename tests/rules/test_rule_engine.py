@@ -212,9 +212,11 @@ def test_guard_decisions_read_well_and_are_json(engine):
     ctx.start_job("feature-drift", "digits", proposal.at - 600)
     refused = guard_decision(run_guards(proposal, default_guards(), ctx, proposal.at))
     assert refused.message == (
-        "refused retrain for digits (rule feature-drift) by inhibition: 1 job is already running for digits"
+        "rate-limited: refused retrain for digits (rule feature-drift) by inhibition: "
+        "1 job is already running for digits"
     )
-    assert refused.kind == "guard" and refused.data["allowed"] is False
+    assert refused.kind == "guard" and refused.data["allowed"] is False and refused.data["rate_limited"]
+    assert allowed.data["rate_limited"] is False
     assert Decision.from_json(json.loads(json.dumps(refused.to_json()))) == refused
 
 
