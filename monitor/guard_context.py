@@ -16,8 +16,11 @@ FINISHED = ("succeeded", "failed", "timed_out", "cancelled")
 class StoreGuardContext:
     """Implements :class:`rules.guards.GuardContext` over the jobs table.
 
-    A person's circuit-breaker reset is a ``reset`` entry in the decision log; failures that
-    ended before the latest one no longer count.
+    For the circuit breaker a job fails when it failed or timed out, and also when it succeeded
+    without staging a candidate (the gate refused every one: corrupt or useless training data
+    must stop the model's jobs too). Only a job that staged a candidate ends a run of failures;
+    a cancelled one neither counts nor ends it. A person's reset is a ``reset`` entry in the
+    decision log; failures that ended before the latest one no longer count.
     """
 
     def __init__(self, store: StateStore, watching: Callable[[str], bool] = lambda _model: False):
@@ -53,7 +56,7 @@ class StoreGuardContext:
     def consecutive_failures(self, model: str) -> int:
         reset = self.breaker_reset_at(model)
         query = (
-            select(jobs.c.state, jobs.c.finished_at)
+            select(jobs.c.state, jobs.c.finished_at, jobs.c.candidate_version)
             .where((jobs.c.model == model) & jobs.c.state.in_(FINISHED))
             .order_by(desc(jobs.c.finished_at))
             .limit(100)
@@ -61,15 +64,17 @@ class StoreGuardContext:
         count = 0
         with self.store.engine.connect() as conn:
             for row in conn.execute(query):
-                if row.state == "succeeded" or (reset is not None and (row.finished_at or 0) <= reset):
+                staged = row.state == "succeeded" and row.candidate_version is not None
+                if staged or (reset is not None and (row.finished_at or 0) <= reset):
                     break
-                count += row.state in FAILED
+                count += row.state in FAILED or row.state == "succeeded"
         return count
 
     def last_failure_at(self, model: str) -> float | None:
+        refused = (jobs.c.state == "succeeded") & jobs.c.candidate_version.is_(None)
         query = (
             select(jobs.c.finished_at)
-            .where((jobs.c.model == model) & jobs.c.state.in_(FAILED))
+            .where((jobs.c.model == model) & (jobs.c.state.in_(FAILED) | refused))
             .order_by(desc(jobs.c.finished_at))
             .limit(1)
         )

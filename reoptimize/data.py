@@ -155,12 +155,19 @@ def validate_training_frame(
             f"{where}: label {label!r} has a single class ({to_scalar(seen[0])!r}); a classifier needs at least two"
         )
     if classes is not None:
-        unknown = sorted({to_scalar(v) for v in seen} - {to_scalar(c) for c in classes}, key=repr)
-        if unknown:
-            shown = ", ".join(map(repr, unknown[:5]))
-            raise DataError(
-                f"{where}: label {label!r} has unknown class(es) {shown}; expected one of {list(classes)}"
-            )
+        validate_classes(labels, classes, label, where)
+
+
+def validate_classes(labels: pd.Series, classes: Sequence[Any], label: str, where: str) -> None:
+    """Raise :class:`DataError` when a label is not one of the model's ``classes`` (type included:
+    the text ``"1"`` is not the class ``1``). A classifier's labels that name classes it does not
+    have are a broken feed, not a new class to learn."""
+    unknown = sorted({to_scalar(v) for v in labels.unique()} - {to_scalar(c) for c in classes}, key=repr)
+    if unknown:
+        shown = ", ".join(map(repr, unknown[:5]))
+        raise DataError(
+            f"{where}: label {label!r} has unknown class(es) {shown}; expected one of {list(classes)}"
+        )
 
 
 def to_scalar(value: Any) -> Any:

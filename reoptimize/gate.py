@@ -7,6 +7,10 @@ They are checked when the policy loads (see :mod:`reoptimize.policy`) and evalua
 was not measured (``None``) fails: the gate fails closed. A candidate passes only when
 every constraint holds and the objective improves by at least ``min_improvement``; no gain
 on the objective makes up for a failed constraint.
+
+An accuracy objective is a share of a few labelled rows, so a gain must also exceed what
+chance gives on that many rows (:func:`noise_floor`): one more row right out of 90 is not an
+improvement, and labels that are partly noise must not promote a model by luck.
 """
 
 from __future__ import annotations
@@ -133,6 +137,29 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
+# One-sided 95%: a gain smaller than this many standard errors may be chance.
+NOISE_Z = 1.645
+
+
+def noise_floor(policy: Policy, candidate: CandidateMetrics, champion: CandidateMetrics) -> float | None:
+    """The gain an accuracy objective needs to be more than chance, or None for other objectives.
+
+    Both accuracies are shares of the same ``n`` rows (``recent_rows`` for ``recent_*``,
+    ``holdout_rows`` for ``holdout_*``); their difference is treated as that of two independent
+    shares, ``z * sqrt((p1 (1 - p1) + p2 (1 - p2)) / n)``, which errs on the side of keeping the
+    champion (the two models' errors are correlated, so the true spread is smaller).
+    """
+    metric = policy.metric
+    if not metric.endswith("accuracy") or policy.relative or not policy.maximize:
+        return None
+    rows = {"recent": candidate.recent_rows, "holdout": candidate.holdout_rows}.get(metric.split("_")[0])
+    cand, champ = candidate.get(metric), champion.get(metric)
+    if not rows or cand is None or champ is None:
+        return None
+    spread = (cand * (1 - cand) + champ * (1 - champ)) / rows
+    return NOISE_Z * max(spread, 0.0) ** 0.5
+
+
 def objective_gain(cand: float, champ: float, policy: Policy) -> float:
     """How much better ``cand`` is than ``champ`` on the objective (a fraction when ``relative``)."""
     gain = (cand - champ) if policy.maximize else (champ - cand)
@@ -160,10 +187,17 @@ def decide(
         reasons.append(f"objective {policy.metric} not measured for the {missing}")
     else:
         gain = objective_gain(cand, champ, policy)
+        floor = noise_floor(policy, candidate, champion)
         if not gain >= policy.min_improvement:
             shown = f"{gain:+.1%}" if policy.relative else f"{gain:+.4g}"
             minimum = f"{policy.min_improvement:.1%}" if policy.relative else f"{policy.min_improvement:g}"
             reasons.append(f"objective {policy.metric} gain {shown} is below the minimum {minimum}")
+        elif floor is not None and not gain >= floor:
+            rows = candidate.recent_rows if policy.metric.startswith("recent") else candidate.holdout_rows
+            reasons.append(
+                f"objective {policy.metric} gain {gain:+.4g} could be chance on {rows} rows "
+                f"(at least {floor:.3g} is needed at 95% confidence)"
+            )
     return GateVerdict(
         passed=not reasons,
         objective=policy.objective,

@@ -16,12 +16,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from reoptimize.augment import augmentations_for_drift
-from reoptimize.data import DataError, split_recent, time_range, validate_features
+from reoptimize.data import DataError, split_recent, time_range, validate_classes, validate_features
 from reoptimize.goals import trigger_measurements
 from reoptimize.job_spec import JobData, JobError, JobSpec
+from reoptimize.label_check import check_label_agreement
+from reoptimize.onnx_model import OnnxModel
 from reoptimize.recipe import RecipeSpec
 from reoptimize.reference import read_parquet_bytes
 from reoptimize.registry import FileRegistry, Manifest
@@ -65,6 +68,13 @@ def load_inputs(spec: JobSpec, data: JobData, registry: FileRegistry, recipe: Re
     recent_train, recent_eval = split_recent(recent) if len(recent) >= 2 else (recent, recent.iloc[0:0])
     validate_features(data.reference, features, f"job {spec.job_id} reference")
     validate_features(recent, features, f"job {spec.job_id} recent window")
+    if manifest.task == "classification" and manifest.classes and len(recent):
+        where = f"job {spec.job_id} recent window"
+        validate_classes(recent[label], manifest.classes, label, where)
+        champion_says = OnnxModel(
+            onnx_bytes, task="classification", classes=manifest.classes, source=f"{spec.model} v{version}"
+        ).run(recent[list(features)].to_numpy(dtype=np.float32))
+        check_label_agreement(champion_says.labels, recent[label].tolist(), manifest.classes, where)
     columns = [*features, label]
     reference = data.reference if label in data.reference.columns else data.reference.assign(**{label: None})
     train = pd.concat([reference[columns].dropna(subset=[label]), recent_train[columns]], ignore_index=True)

@@ -130,3 +130,22 @@ def test_evaluation_errors_fail_the_constraint_instead_of_raising():
 def test_constraint_functions_are_limited_to_abs_min_max():
     ok = check_constraint("abs(holdout_accuracy - champion.holdout_accuracy) <= 0.02", GOOD, CHAMPION)
     assert ok.ok and ok.values == {"holdout_accuracy": 0.95, "champion.holdout_accuracy": 0.96}
+
+
+def test_an_accuracy_gain_within_the_noise_of_its_rows_is_refused():
+    from reoptimize.gate import noise_floor
+
+    champion = replace(CHAMPION, recent_accuracy=0.52, recent_rows=92)
+    lucky = replace(GOOD, recent_accuracy=0.553, recent_rows=92)  # three rows more, out of 92
+    verdict = decide(lucky, champion, DEFAULT)
+    floor = noise_floor(DEFAULT, lucky, champion)
+    assert floor == pytest.approx(1.645 * ((0.553 * 0.447 + 0.52 * 0.48) / 92) ** 0.5)
+    assert not verdict.passed
+    assert verdict.reasons == (
+        f"objective recent_accuracy gain +0.033 could be chance on 92 rows "
+        f"(at least {floor:.3g} is needed at 95% confidence)",
+    )
+    assert "could be chance on 92 rows" in verdict.text()
+    assert decide(replace(lucky, recent_accuracy=0.9), champion, DEFAULT).passed
+    # the same gain on many rows is real
+    assert decide(replace(lucky, recent_rows=5000), replace(champion, recent_rows=5000), DEFAULT).passed
