@@ -478,6 +478,8 @@ def parse_config(
         raise ConfigError(source, [str(exc)]) from None
     try:
         raw = yaml.safe_load(text)
+    except RecursionError:
+        raise ConfigError(source, ["not valid YAML (nested too deeply)"]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -545,4 +547,6 @@ def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:
         text = path.read_text()
     except OSError as exc:
         raise ConfigError(str(path), [f"cannot read the file: {exc.strerror or exc}"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), [f"not UTF-8 text (byte {exc.start}: {exc.reason})"]) from None
     return parse_config(text, str(path), env, base=path.resolve().parent)

@@ -45,6 +45,10 @@ def hook_router(daemon: Any, intake: AlertIntake) -> APIRouter:  # daemon: monit
         body = await request.body()
         try:
             check = signature(daemon) if source == "grafana" else None
+        except (OSError, UnicodeDecodeError) as exc:  # the secret file is gone: refuse now, retry later
+            daemon.metrics.alerts.labels(source, "rejected").inc()
+            return JSONResponse({"detail": f"cannot read the HMAC secret file: {exc}"}, status_code=503)
+        try:
             if check is not None:
                 check.verify(body, request.headers, daemon.clock())
             payload = parse_payload(body, source)

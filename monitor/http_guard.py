@@ -17,10 +17,17 @@ def bearer_token(request: Request) -> str | None:
 
 
 def require_token(expected: Callable[[], str | None]) -> Callable[[Request], None]:
-    """A FastAPI dependency: 401 without a bearer token, 403 with a wrong one (constant-time compare)."""
+    """A FastAPI dependency: 401 without a bearer token, 403 with a wrong one (constant-time compare),
+    503 when the token file cannot be read."""
 
     def dependency(request: Request) -> None:
-        token = expected()
+        try:
+            token = expected()
+        except (OSError, UnicodeDecodeError) as exc:  # a token file gone or unreadable: refuse, never 500
+            raise HTTPException(
+                503,
+                f"writes are unavailable: the token file cannot be read ({getattr(exc, 'strerror', None) or exc})",
+            ) from None
         if not token:
             raise HTTPException(
                 403, "writes are disabled: no API token is configured (api.token or api.token_file)"

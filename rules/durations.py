@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
@@ -17,6 +18,8 @@ def parse_duration(value: str | int | float) -> float:
     if isinstance(value, bool):
         raise ValueError("expected a duration such as '30s' or '5m'")
     if isinstance(value, int | float):
+        if not math.isfinite(value):  # a NaN cooldown or timeout would never hold, inf never end
+            raise ValueError("expected a finite duration such as '30s' or '5m'")
         if value < 0:
             raise ValueError("expected a non-negative duration")
         return float(value)
@@ -34,9 +37,13 @@ def parse_duration(value: str | int | float) -> float:
             number = float(text)
         except ValueError:
             raise ValueError("expected a duration such as '30s', '5m' or '1h30m'") from None
+        if not math.isfinite(number):
+            raise ValueError("expected a finite duration such as '30s' or '5m'")
         if number < 0:
             raise ValueError("expected a non-negative duration")
         return number
+    if not math.isfinite(total):
+        raise ValueError("expected a finite duration such as '30s' or '5m'")
     return total
 
 

@@ -55,6 +55,8 @@ def read_yaml(text: str, source: str) -> Any:
     """Parse YAML safely; a syntax error becomes a :class:`RuleError` naming the line and column."""
     try:
         return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - _StrictLoader is a SafeLoader
+    except RecursionError:
+        raise RuleError([RuleProblem(source, "(file)", "not valid YAML: nested too deeply")]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
