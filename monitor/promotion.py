@@ -2,12 +2,16 @@
 
 The order makes every crash recoverable: a version directory is complete before an intent
 exists; an intent exists before the pointer moves; at start :meth:`Promoter.reconcile`
-marks an intent done if the pointer moved, and aborts it if it did not.
+marks an intent done if the pointer moved, and aborts it if it did not. An intent and its
+decision-log entry are finished in one transaction, so the log never misses a promotion nor
+records one twice. A promotion whose reload hook was never called (a crash right after it was
+marked done) is reloaded at the next start or check.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,13 +22,21 @@ from monitor.config import Config, ModelConfig
 from monitor.exporter import DaemonMetrics
 from monitor.state.records import PromotionRecord
 from monitor.state.store import StateStore
+from reoptimize import failpoints
 from reoptimize.registry import FileRegistry, RegistryError
 
 log = logging.getLogger("modelhealthd.promotion")
 
 
 class PromotionError(Exception):
-    """A promotion or rollback that cannot be done; the message says why."""
+    """A promotion or rollback that cannot be done; the message says why.
+
+    ``logged`` is true when the refusal is already in the decision log (an aborted intent).
+    """
+
+    def __init__(self, message: str, logged: bool = False):
+        super().__init__(message)
+        self.logged = logged
 
 
 @dataclass(frozen=True)
@@ -78,6 +90,16 @@ class Promoter:
         self.metrics = metrics
         self.clock = clock
         self.session = session or requests.Session()
+        # One promotion, rollback or reload retry at a time within this process.
+        self.lock = threading.RLock()
+
+    def _pointer(self, model: str) -> str | None:
+        """The production pointer, or None when it is missing or unreadable."""
+        try:
+            return self.registry.production(model)
+        except (OSError, RegistryError) as exc:
+            log.warning("%s: unreadable production pointer (%s)", model, exc, extra={"model": model})
+            return None
 
     def promote(
         self,
@@ -90,7 +112,19 @@ class Promoter:
         details: Mapping[str, Any] | None = None,
     ) -> PromotionRecord:
         """Make ``version`` production; ``details`` go into the decision log with the numbers."""
-        current = self.registry.production(model)
+        with self.lock:
+            return self._promote(model, version, reason, job_id, kind, details)
+
+    def _promote(
+        self,
+        model: str,
+        version: str,
+        reason: str,
+        job_id: str | None,
+        kind: str,
+        details: Mapping[str, Any] | None,
+    ) -> PromotionRecord:
+        current = self._pointer(model)  # a broken pointer is repaired by promoting a good version
         if current == version:
             raise PromotionError(f"{model} v{version} is already production")
         try:
@@ -99,21 +133,37 @@ class Promoter:
             raise PromotionError(f"{model} v{version} cannot be promoted: {exc}") from None
         now = self.clock()
         pid = self.store.promotions.record_intent(model, current, version, kind, reason, now, job_id)
+        failpoints.hit("promotion.intent_recorded")
+        decision_kind = "promotion" if kind == "promote" else "rollback"
         try:
             self.registry.set_production(model, version)
         except (OSError, RegistryError) as exc:
-            self.store.promotions.finish(pid, "aborted", self.clock())
-            raise PromotionError(f"{model}: switching production to v{version} failed: {exc}") from None
-        self.store.promotions.finish(pid, "done", self.clock())
+            # The rename may have happened before the error (an fsync of the directory failed):
+            # the pointer, not the exception, says whether production moved.
+            if self._pointer(model) != version:
+                message = f"{model}: switching production to v{version} failed: {exc}"
+                self.store.promotions.finish(
+                    pid,
+                    "aborted",
+                    self.clock(),
+                    decision={"kind": decision_kind, "message": message, "model": model, "job_id": job_id},
+                )
+                raise PromotionError(message, logged=True) from None
+        failpoints.hit("promotion.pointer_switched")
         verb = "promoted" if kind == "promote" else "rolled back to"
-        self.store.decisions.append(
+        self.store.promotions.finish(
+            pid,
+            "done",
             self.clock(),
-            "promotion" if kind == "promote" else "rollback",
-            f"{model}: {verb} v{version} (was v{current}): {reason}",
-            model=model,
-            job_id=job_id,
-            data={"from_version": current, "to_version": version, "promotion_id": pid, **(details or {})},
+            decision={
+                "kind": decision_kind,
+                "message": f"{model}: {verb} v{version} (was v{current}): {reason}",
+                "model": model,
+                "job_id": job_id,
+                "data": {"from_version": current, "to_version": version, **(details or {})},
+            },
         )
+        failpoints.hit("promotion.marked_done")
         log.info(
             "%s v%s is production (was v%s)", model, version, current, extra={"model": model, "job": job_id}
         )
@@ -122,14 +172,19 @@ class Promoter:
             self.metrics.last_promotion.labels(model, kind).set(self.clock())
             self.metrics.set_version(model, version)
         self.reload(model, pid)
+        failpoints.hit("promotion.reload_called")
         return self._get(model, pid)
 
     def rollback(
         self, model: str, *, reason: str, details: Mapping[str, Any] | None = None
     ) -> PromotionRecord | None:
         """Go back to the version before the last promotion; ``None`` when there is nothing to undo."""
+        with self.lock:
+            return self._rollback(model, reason, details)
+
+    def _rollback(self, model: str, reason: str, details: Mapping[str, Any] | None) -> PromotionRecord | None:
         last = self.store.promotions.last_done(model)
-        current = self.registry.production(model)
+        current = self._pointer(model)
         if last is None or last.kind == "rollback" or last.to_version != current or last.from_version is None:
             self.store.decisions.append(
                 self.clock(),
@@ -138,9 +193,7 @@ class Promoter:
                 model=model,
             )
             return None
-        return self.promote(
-            model, last.from_version, reason=reason, kind="rollback", job_id=last.job_id, details=details
-        )
+        return self._promote(model, last.from_version, reason, last.job_id, "rollback", details)
 
     def reload(self, model: str, promotion_id: int) -> ReloadResult:
         try:
@@ -156,34 +209,52 @@ class Promoter:
         return result
 
     def retry_reload(self, model: str) -> None:
-        last = self.store.promotions.last_done(model)
-        if last is not None and last.reload is not None and not last.reload.get("ok"):
-            self.reload(model, last.id)
+        """Call the reload hook again when the last promotion's reload failed or never ran."""
+        if not self.lock.acquire(blocking=False):
+            return  # a promotion is under way; it calls the hook itself
+        try:
+            last = self.store.promotions.last_done(model)
+            if last is None or (last.reload is not None and last.reload.get("ok")):
+                return
+            if self._pointer(model) == last.to_version:
+                self.reload(model, last.id)
+        finally:
+            self.lock.release()
 
     def reconcile(self) -> list[str]:
-        """Finish or abort promotion intents left by a crash; returns what was done."""
-        done = []
-        for intent in self.store.promotions.pending_intents():
-            try:
-                pointer = self.registry.production(intent.model)
-            except RegistryError:
-                pointer = None
-            if pointer == intent.to_version:
-                self.store.promotions.finish(intent.id, "done", self.clock())
-                msg = f"{intent.model}: completed promotion of v{intent.to_version} left unfinished by a restart"
-                self.reload(intent.model, intent.id)
-            else:
-                self.store.promotions.finish(intent.id, "aborted", self.clock())
-                msg = (
-                    f"{intent.model}: aborted promotion of v{intent.to_version}; production stays v{pointer}"
-                )
-            kind = "promotion" if intent.kind == "promote" else "rollback"
-            self.store.decisions.append(self.clock(), kind, msg, model=intent.model, job_id=intent.job_id)
+        """Finish or abort promotion intents left by a crash; returns what was done.
 
-            log.info(msg, extra={"model": intent.model, "job": intent.job_id, "event": "reconcile"})
-            done.append(msg)
-        for model in self.registry.models():
-            self.registry.clean_staging(model)
+        Each intent's outcome and its decision-log entry are written together. Afterwards any
+        promotion whose reload hook never ran is reloaded, and staging leftovers are removed.
+        """
+        done = []
+        with self.lock:
+            for intent in self.store.promotions.pending_intents():
+                pointer = self._pointer(intent.model)
+                completed = pointer == intent.to_version
+                if completed:
+                    msg = f"{intent.model}: completed promotion of v{intent.to_version} left unfinished by a restart"
+                else:
+                    msg = f"{intent.model}: aborted promotion of v{intent.to_version}; production stays v{pointer}"
+                decision = {
+                    "kind": "promotion" if intent.kind == "promote" else "rollback",
+                    "message": msg,
+                    "model": intent.model,
+                    "job_id": intent.job_id,
+                    "data": {
+                        "from_version": intent.from_version,
+                        "to_version": intent.to_version,
+                        "reconciled": True,
+                    },
+                }
+                self.store.promotions.finish(
+                    intent.id, "done" if completed else "aborted", self.clock(), decision=decision
+                )
+                log.info(msg, extra={"model": intent.model, "job": intent.job_id, "event": "reconcile"})
+                done.append(msg)
+            for model in self.registry.models():
+                self.registry.clean_staging(model)
+                self.retry_reload(model)
         return done
 
     def _get(self, model: str, promotion_id: int) -> PromotionRecord:

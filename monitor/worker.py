@@ -23,11 +23,34 @@ from monitor.labels import LabelBook
 from monitor.sources.prediction_log import PredictionLogReader
 from monitor.state.records import JobRecord
 from monitor.state.store import StateStore
+from reoptimize import failpoints
 from reoptimize.registry import FileRegistry
 
 log = logging.getLogger("modelhealthd.worker")
 HEARTBEAT_SECONDS = 2.0
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_UNRECORDED = 0, 1, 2, 3
+# The last line a worker prints when it could not record its own failure (the state store is
+# read-only, full or gone); the daemon copies it into the job's error.
+UNRECORDED_PREFIX = "job failed, unrecorded: "
+# How long a finished job keeps trying to write its result while the state store is busy (each
+# attempt already waits SQLite's busy timeout): a result is worth waiting for.
+RECORD_RETRY_SECONDS = 120.0
+
+
+def record(action, what: str, budget: float = RECORD_RETRY_SECONDS):  # noqa: ANN001, ANN201
+    """Run a state-store action, retrying while the store is locked or busy, up to ``budget`` s."""
+    deadline, delay = time.monotonic() + budget, 0.5
+    while True:
+        try:
+            return action()
+        except Exception as exc:  # SQLAlchemy's OperationalError, or StateError wrapping it
+            first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            busy = "database is locked" in first_line or "database is busy" in first_line
+            if not busy or time.monotonic() + delay > deadline:
+                raise
+            log.warning("%s: the state store is busy (%s); retrying in %gs", what, first_line, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 10.0)
 
 
 def recent_frames(
@@ -106,8 +129,12 @@ def run(config: Config, job_id: str) -> int:
     from reoptimize.job import run_job
     from reoptimize.job_spec import JobData
 
-    store = StateStore.open(config.state)
-    job = store.jobs.get(job_id)
+    try:
+        store = record(lambda: StateStore.open(config.state), "opening the state store")
+        job = record(lambda: store.jobs.get(job_id), "reading the job")
+    except Exception as exc:  # noqa: BLE001 - whatever it is, the daemon must learn it
+        print(f"{UNRECORDED_PREFIX}cannot read the job from the state store: {exc}", flush=True)
+        return EXIT_UNRECORDED
     if job is None or job.state != "running":
         log.error("job %s is not running (state %s); nothing to do", job_id, job and job.state)
         return EXIT_BAD_INPUT
@@ -117,7 +144,10 @@ def run(config: Config, job_id: str) -> int:
     try:
         model = config.model(job.model)
         champion = job.champion_version or registry.production(model.name)
-        manifest = registry.manifest(model.name, champion)
+        if champion is None:
+            raise ValueError(f"{model.name} has no production version in the registry {registry.root}")
+        # Every file against the manifest before any is parsed (a planted pickle refuses it too).
+        manifest = registry.verify(model.name, champion)
         spec = build_spec(job, model, config.jobs.timeout, manifest.task)
         features = tuple(model.features or manifest.features)
         import pandas as pd
@@ -143,13 +173,30 @@ def run(config: Config, job_id: str) -> int:
         beat.done.set()
         message = f"{type(exc).__name__}: {exc}"
         log.error("job %s failed: %s\n%s", job_id, message, traceback.format_exc())
-        store.jobs.finish(job_id, "failed", time.time(), error=message)
+        try:
+            record(
+                lambda: store.jobs.finish(job_id, "failed", time.time(), error=message),
+                "recording the failure",
+            )
+        except Exception as store_exc:  # the daemon records it from this line instead
+            print(f"{UNRECORDED_PREFIX}{message} (the state store refused it: {store_exc})", flush=True)
+            return EXIT_UNRECORDED
         return EXIT_FAILED
     beat.done.set()
     payload = result.to_json()
-    store.jobs.finish(
-        job_id, "succeeded", time.time(), result=payload, candidate_version=result.staged_version
-    )
+    failpoints.hit("worker.result_ready")
+    try:
+        record(
+            lambda: store.jobs.finish(
+                job_id, "succeeded", time.time(), result=payload, candidate_version=result.staged_version
+            ),
+            "recording the result",
+        )
+    except Exception as exc:
+        staged = f" (v{result.staged_version} is staged, unpromoted)" if result.staged_version else ""
+        print(f"{UNRECORDED_PREFIX}its result could not be recorded{staged}: {exc}", flush=True)
+        return EXIT_UNRECORDED
+    failpoints.hit("worker.result_written")
     return EXIT_OK
 
 

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reoptimize import failpoints
+
 MANIFEST_SCHEMA = 1
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 VERSION_RE = re.compile(r"^[1-9][0-9]{0,8}$")
@@ -44,7 +46,7 @@ class IntegrityError(RegistryError):
     def __init__(self, path: Path, expected: str | None, actual: str | None):
         self.path, self.expected, self.actual = path, expected, actual
         if actual is None:
-            detail = "is missing"
+            detail = f"is missing (the manifest expects sha256 {expected})"
         elif expected is None:
             detail = f"is not listed in the manifest (actual sha256 {actual})"
         else:
@@ -80,7 +82,7 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes, failpoint: str | None = None) -> None:
     """Write a temp file, fsync it, ``os.replace`` it over ``path``, then fsync the directory."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -88,6 +90,8 @@ def atomic_write(path: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        if failpoint:
+            failpoints.hit(failpoint)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -187,7 +191,14 @@ class FileRegistry:
             text = pointer.read_text().strip()
         except FileNotFoundError:
             return None
-        return check_version(text)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RegistryError(f"{pointer}: unreadable production pointer ({exc})") from None
+        if not VERSION_RE.match(text):
+            raise RegistryError(
+                f"{pointer}: the production pointer holds {text[:40]!r}, expected a version such as '3'"
+                " (promote a good version to repair it)"
+            )
+        return text
 
     def manifest(self, model: str, version: str) -> Manifest:
         path = self.version_dir(model, version) / "manifest.json"
@@ -315,11 +326,13 @@ class FileRegistry:
             with open(staging / "manifest.json", "rb") as fh:
                 os.fsync(fh.fileno())
             fsync_dir(staging)
+            failpoints.hit("registry.staging_written")
             final = versions_dir / version
             if final.exists():
                 raise RegistryError(f"{model} v{version} already exists")
             os.rename(staging, final)
             fsync_dir(versions_dir)
+            failpoints.hit("registry.version_renamed")
             return manifest
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
@@ -328,7 +341,11 @@ class FileRegistry:
     def set_production(self, model: str, version: str) -> None:
         """Point production at ``version`` after verifying it; the switch is one atomic rename."""
         self.verify(model, version)
-        atomic_write(self.model_dir(model) / "production", f"{version}\n".encode())
+        atomic_write(
+            self.model_dir(model) / "production",
+            f"{version}\n".encode(),
+            failpoint="registry.pointer_temp_written",
+        )
 
     def clean_staging(self, model: str) -> list[Path]:
         """Remove leftovers of interrupted writes (staging dirs, temp pointer files)."""

@@ -9,7 +9,7 @@ from sqlalchemy import desc, select, update
 from sqlalchemy.engine import Engine
 
 from monitor.state.records import PromotionRecord, dumps, loads
-from monitor.state.schema import promotions
+from monitor.state.schema import decisions, promotions
 
 
 def _record(row: Any) -> PromotionRecord:
@@ -58,8 +58,15 @@ class PromotionsRepo:
             return int(result.inserted_primary_key[0])
 
     def finish(
-        self, promotion_id: int, state: str, now: float, reload: Mapping[str, Any] | None = None
+        self,
+        promotion_id: int,
+        state: str,
+        now: float,
+        reload: Mapping[str, Any] | None = None,
+        decision: Mapping[str, Any] | None = None,
     ) -> bool:
+        """Move an intent to ``done`` or ``aborted``; ``decision`` (the columns of a decision-log
+        row) is written in the same transaction, so a crash leaves both or neither."""
         values: dict[str, Any] = {"state": state, "finished_at": now}
         if reload is not None:
             values["reload"] = dumps(dict(reload))
@@ -69,7 +76,23 @@ class PromotionsRepo:
                 .where((promotions.c.id == promotion_id) & (promotions.c.state == "intent"))
                 .values(**values)
             )
-            return result.rowcount == 1
+            if result.rowcount != 1:
+                return False
+            if decision is not None:
+                row = dict(decision)
+                row["data"] = dumps(dict(row.get("data") or {}, promotion_id=promotion_id))
+                conn.execute(decisions.insert().values(at=now, **row))
+            return True
+
+    def for_job(self, job_id: str, kind: str = "promote") -> list[PromotionRecord]:
+        """The promotions of ``kind`` a job's candidate has had (any state), oldest first."""
+        query = (
+            select(promotions)
+            .where((promotions.c.job_id == job_id) & (promotions.c.kind == kind))
+            .order_by(promotions.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [_record(r) for r in conn.execute(query)]
 
     def set_reload(self, promotion_id: int, reload: Mapping[str, Any]) -> None:
         with self.engine.begin() as conn:
