@@ -34,8 +34,9 @@ class LoadedModel:
 def load_production(registry: FileRegistry, model: str, *, threads: int = 1) -> LoadedModel:
     """Load and check the production version of ``model``; raises :class:`ModelLoadError`.
 
-    The ONNX bytes are hash-verified as they are read, the session is built, and one all-zero row
-    is run through it, so a model whose outputs do not fit the contract is refused before it serves.
+    Every file of the version is checked against its manifest, the ONNX bytes are hash-verified
+    again as they are read, the session is built, and one all-zero row is run through it, so a
+    model whose outputs do not fit the contract is refused before it serves.
     """
     try:
         version = registry.production(model)
@@ -44,7 +45,9 @@ def load_production(registry: FileRegistry, model: str, *, threads: int = 1) -> 
     if version is None:
         raise ModelLoadError(f"{model}: the registry at {registry.root} has no production version")
     try:
-        manifest = registry.manifest(model, version)
+        # The whole version first: a tampered, missing or planted file (a pickle, say) refuses
+        # the version before any of its bytes reach a parser.
+        manifest = registry.verify(model, version)
         data = registry.read_bytes(model, version, "model.onnx")
     except RegistryError as exc:
         raise ModelLoadError(f"{model} v{version}: {exc}") from None
