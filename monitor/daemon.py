@@ -13,10 +13,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    EVENT_JOB_SUBMITTED,
+    JobExecutionEvent,
+    JobSubmissionEvent,
+)
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from monitor.backlog import BacklogCounter
 from monitor.check import Checker, CheckOutcome, window_frame_columns
 from monitor.config import Config, ModelConfig
 from monitor.drain import DrainReport, drain
@@ -36,7 +44,7 @@ from monitor.state.store import StateStore
 from monitor.supervisor import JobSupervisor
 from monitor.watch import PromotionWatch
 from reoptimize.executors.local_executor import LocalExecutor
-from reoptimize.registry import FileRegistry
+from reoptimize.registry import FileRegistry, RegistryError
 from rules.loader import RuleSet
 
 log = logging.getLogger("modelhealthd")
@@ -80,6 +88,8 @@ class Daemon:
         self.scheduler.add_listener(
             self._on_scheduler_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES
         )
+        self.backlog = BacklogCounter()
+        self.scheduler.add_listener(self._on_submitted, EVENT_JOB_SUBMITTED | EVENT_JOB_MAX_INSTANCES)
         self.check_locks = {m.name: threading.Lock() for m in config.models}
         self.http_thread: threading.Thread | None = None
         self.http_server = None
@@ -104,8 +114,9 @@ class Daemon:
         self.promoter.reconcile()  # finishes or aborts promotion intents a crash left; logs each
         for model in self.config.models:
             self.metrics.known_model(model.name, model.check.every)
-            self.metrics.set_version(model.name, self.registry.production(model.name))
+            self.metrics.set_version(model.name, self.production_version(model.name))
             self.schedule_check(model)
+        self.backlog.track("supervise", SUPERVISE_SECONDS)
         self.scheduler.add_job(
             self.tick, "interval", seconds=SUPERVISE_SECONDS, id="supervise", replace_existing=True
         )
@@ -116,6 +127,7 @@ class Daemon:
 
     def schedule_check(self, model: ModelConfig) -> None:
         """(Re)schedule the model's check every ``check.every``; the first run comes soon."""
+        self.backlog.track(f"check:{model.name}", model.check.every)
         self.scheduler.add_job(
             self.run_check,
             "interval",
@@ -227,11 +239,20 @@ class Daemon:
             problems.append("scheduler is not running")
         return problems
 
+    def production_version(self, name: str) -> str | None:
+        """The production pointer, or None (logged) when it is broken: a bad pointer must not stop
+        the daemon or its API; the model's checks report it, and a promotion repairs it."""
+        try:
+            return self.registry.production(name)
+        except (RegistryError, OSError) as exc:
+            log.error("%s", exc, extra={"model": name})
+            return None
+
     def model_summary(self, name: str, detail: bool = False) -> dict[str, Any]:
         latest = self.store.checks.latest(name)
         summary: dict[str, Any] = {
             "model": name,
-            "production_version": self.registry.production(name),
+            "production_version": self.production_version(name),
             "versions": self.registry.versions(name),
             "last_check": latest.to_json() if latest else None,
             "rules": {r: s.get("state") for (r, _), s in self.store.rule_states.load(name).items()},
@@ -249,6 +270,20 @@ class Daemon:
             EVENT_JOB_MAX_INSTANCES: "max_instances",
         }
         self.metrics.scheduler_events.labels(kind.get(event.code, "other")).inc()
+
+    def _on_submitted(self, event: JobSubmissionEvent) -> None:
+        # After a pause or a forward clock jump the scheduler runs a job once for all the runs it
+        # missed (coalesce) and says nothing of the others: count them, so a backlog is visible.
+        for run_time in event.scheduled_run_times:
+            skipped = self.backlog.submitted(event.job_id, run_time)
+            if skipped:
+                self.metrics.scheduler_events.labels("coalesced").inc(skipped)
+                log.warning(
+                    "%s ran once for %d late run(s): the daemon was paused or the clock jumped",
+                    event.job_id,
+                    skipped + 1,
+                    extra={"event": "scheduler_backlog"},
+                )
 
 
 def _soon():  # noqa: ANN202

@@ -129,6 +129,10 @@ class _SnapshotCollector:
         yield breaker
 
 
+# "coalesced": late runs the scheduler folded into one (after a pause or a clock jump).
+SCHEDULER_EVENT_KINDS = ("error", "missed", "max_instances", "coalesced")
+
+
 class DaemonMetrics:
     """Everything the daemon exports, on its own registry."""
 
@@ -173,6 +177,8 @@ class DaemonMetrics:
         self.scheduler_events = Counter(
             PREFIX + "scheduler_events", "Scheduler errors, missed and skipped runs.", ["kind"], registry=r
         )
+        for kind in SCHEDULER_EVENT_KINDS:
+            self.scheduler_events.labels(kind)
         self.reports = Counter(
             PREFIX + "reports", "Drift reports rendered.", ["model", "outcome"], registry=r
         )
