@@ -25,6 +25,8 @@ from pydantic import (
 from rules.durations import parse_duration
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
+# Fields that hold credentials: their values never appear in errors or printed configs.
+SECRET_FIELDS = frozenset({"token", "hmac_secret"})
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -83,7 +85,7 @@ class PrometheusConfig(_Model):
     timeout: Duration = 5.0
 
 
-_METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+_METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
 _MATCHER = r'[a-zA-Z_][a-zA-Z0-9_]*\s*(=~|!~|!=|=)\s*"(?:[^"\\]|\\.)*"'
 _MATCHERS = re.compile(rf"^\s*({_MATCHER})(\s*,\s*{_MATCHER})*\s*,?\s*$")
 # The serving measurements a PromQL template exists for (monitor.sources.prometheus_source).
@@ -454,6 +456,8 @@ def describe_errors(exc: ValidationError, raw: Any) -> list[str]:
     for err in exc.errors():
         loc = tuple(p for p in err["loc"] if not str(p).startswith("function-"))
         found, value = _lookup(raw, loc)
+        if loc and loc[-1] in SECRET_FIELDS:
+            value = "<redacted>"
         message = err["msg"].removeprefix("Value error, ")
         where = format_location(loc)
         if err["type"] == "missing":

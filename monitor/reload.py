@@ -70,11 +70,17 @@ def plan_reload(old: Config, new: Config) -> ReloadPlan:
         rescheduled=tuple(n for n in both if before[n].check.every != after[n].check.every),
         changed=tuple(n for n in both if before[n] != after[n]),
         restart_only=tuple(
-            f"{key} ({_get(old, key)!s} -> {_get(new, key)!s})"
+            f"{key} ({_shown(key, _get(old, key))} -> {_shown(key, _get(new, key))})"
             for key in RESTART_ONLY
             if _get(old, key) != _get(new, key)
         ),
     )
+
+
+def _shown(key: str, value: Any) -> str:
+    from monitor.state.store import display_url
+
+    return display_url(value) if key == "state" else str(value)  # a database password stays out of logs
 
 
 _reload_lock = threading.Lock()

@@ -16,7 +16,7 @@ from pathlib import Path
 from reoptimize.steps.base import Step
 
 AUTO = "auto"
-_STEP_NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+_STEP_NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}\Z")
 _SEPARATORS = re.compile(r"\s*(?:\+|->|→|,)\s*")
 
 

@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from monitor.cli.common import config_or_exit, print_json
-from monitor.config import Config
+from monitor.config import SECRET_FIELDS, Config
+
+
+def redact(value: Any) -> Any:
+    """The config as JSON with every token and secret shown as ``<redacted>``: output gets pasted."""
+    if isinstance(value, dict):
+        return {
+            k: ("<redacted>" if k in SECRET_FIELDS and v is not None else redact(v)) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
 
 
 def register(app: typer.Typer) -> None:
@@ -24,7 +36,7 @@ def register(app: typer.Typer) -> None:
         for path in files:
             config = config_or_exit(path)
             if as_json:
-                print_json(config.model_dump(mode="json"))
+                print_json(redact(config.model_dump(mode="json")))
             else:
                 print(f"{path}: ok ({len(config.models)} model(s), {len(config.rules)} rule file(s))")
 

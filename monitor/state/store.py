@@ -21,6 +21,17 @@ class StateError(Exception):
     """The state store cannot be opened or is from an incompatible version."""
 
 
+def display_url(url: str) -> str:
+    """``url`` for messages and logs: a PostgreSQL password is shown as ``***``."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return "<a state URL that does not parse>"
+
+
 def _sqlite_pragmas(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):  # noqa: ANN001
@@ -91,7 +102,7 @@ class StateStore:
         except StateError:
             raise
         except Exception as exc:
-            raise StateError(f"cannot open the state store {url!r}: {exc}") from exc
+            raise StateError(f"cannot open the state store {display_url(url)!r}: {exc}") from exc
         return cls(engine)
 
     def close(self) -> None:
