@@ -103,7 +103,7 @@ def test_a_long_pause_collapses_missed_checks_and_checks_resume(tmp_path: Path, 
             store.close()
             assert daemon.stop(30) == 0, daemon.text()[-2000:]
     report.record(
-        "scheduler backlog (SIGSTOP past misfire grace)",
+        "scheduler backlog (pause past misfire grace)",
         trials=1,
         faults=1,
         passes=0 if problems else 1,

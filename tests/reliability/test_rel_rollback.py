@@ -170,7 +170,7 @@ def test_a_worse_promoted_version_is_rolled_back_once(tmp_path: Path, report) ->
         assert daemon.stop(30) == 0, daemon.text()[-2000:]
         server.stop()
     report.record(
-        "regression after promotion: automatic rollback",
+        "regression after promotion: auto rollback",
         trials=1,
         faults=1,
         passes=0 if problems else 1,
