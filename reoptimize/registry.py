@@ -31,8 +31,9 @@ from typing import Any
 from reoptimize import failpoints
 
 MANIFEST_SCHEMA = 1
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
-VERSION_RE = re.compile(r"^[1-9][0-9]{0,8}$")
+# \Z, not $: "$" also matches before a final newline, which would let "m\n" through.
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\Z")
+VERSION_RE = re.compile(r"^[1-9][0-9]{0,8}\Z")
 ALLOWED_SUFFIXES = (".onnx", ".json", ".parquet", ".safetensors", ".md", ".html", ".csv")
 
 
@@ -232,6 +233,8 @@ class FileRegistry:
         manifest = self.manifest(model, version)
         path = self.version_dir(model, version) / name
         expected = manifest.files.get(name)
+        if expected is None or Path(name).name != name:  # nothing unlisted, nothing outside the version
+            raise RegistryError(f"{model} v{version} has no file {name!r} in its manifest; refusing to read it")
         try:
             data = path.read_bytes()
         except FileNotFoundError:
