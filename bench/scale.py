@@ -315,7 +315,7 @@ def main() -> None:
         config = write_config(fleet, server.server_address[1], free_port(), args.window)
         print(f"setup: {args.models} models, {fleet.rows_per_minute} rows/min, window {args.window:g}s "
               f"({int(args.window / 60 * args.rows_per_minute)} rows) in {time.perf_counter() - started:.1f}s")  # fmt: skip
-        proc = subprocess.Popen([sys.executable, *os.environ.get("SCALE_CHILD", __file__).split(), "--daemon", str(config)], stdin=subprocess.PIPE,
+        proc = subprocess.Popen([sys.executable, __file__, "--daemon", str(config)], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, text=True, cwd=ROOT)  # fmt: skip
 
         def ask(command: dict) -> dict:

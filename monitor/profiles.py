@@ -12,6 +12,7 @@ import json
 import logging
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -39,6 +40,8 @@ class ProfileStore:
         self.cache = cache
         self.models = models
         self.python = python or sys.executable
+        # Checks run on several threads: one builds the missing profiles, the others wait for it.
+        self._building = threading.Lock()
 
     def _job(self, model: ModelConfig, manifest: Manifest, features: tuple[str, ...]) -> dict:
         methods = dict(model.check.drift_methods)
@@ -60,7 +63,11 @@ class ProfileStore:
         cached = load_profile(Path(job["out"]), job["key"])
         if cached is not None:
             return cached, True
-        errors = self._build([job, *self._other_missing(model.name)])
+        with self._building:
+            cached = load_profile(Path(job["out"]), job["key"])  # built while this thread waited
+            if cached is not None:
+                return cached, True
+            errors = self._build([job, *self._other_missing(model.name)])
         built = load_profile(Path(job["out"]), job["key"])
         if built is None:
             why = errors.get(model.name, "the profile worker wrote no profile")

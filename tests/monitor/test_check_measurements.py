@@ -102,7 +102,9 @@ def test_without_labels_impact_is_the_share_of_changed_predictions(world) -> Non
     outcome = Checker(registry, ScrapeSource(), lambda _m, _now: {}).check(model, now)
     v, impact = outcome.measurements.values, outcome.details["drift_impact"]
     assert v["accuracy"] is None and v["labelled_rows"] == 0 and v["estimated_accuracy"] is not None
-    assert impact["basis"] == "prediction_change" and set(impact["features"]) == {"a"}
+    # b and c are not shifted; if chance calls one drifted, the model ignores it all the same.
+    assert impact["basis"] == "prediction_change" and "a" in impact["features"]
+    assert all(value == 0.0 for name, value in impact["features"].items() if name != "a")
     # Shuffling column a within the sample flips about 2 p (1 - p) of the predicted classes.
     p = float(predictions.mean())
     assert impact["features"]["a"] == pytest.approx(2 * p * (1 - p), abs=0.08)
