@@ -23,6 +23,10 @@ import numpy as np
 _HOURLY = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2})")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 CHUNK_ROWS = 1024
+# The log is read a block at a time, and a line longer than MAX_LINE_BYTES is counted bad
+# without being held: a runaway writer must not take the daemon's memory with it.
+READ_BLOCK_BYTES = 4 << 20
+MAX_LINE_BYTES = 1 << 20
 # What a malformed record can raise while it is parsed; such a line is counted and skipped.
 _BAD_RECORD = (ValueError, KeyError, TypeError, OverflowError, RecursionError)
 
@@ -282,16 +286,39 @@ class PredictionLogReader:
             return
         with open(path, "rb") as fh:
             fh.seek(offset)
-            data = fh.read()
-        end = data.rfind(b"\n")
-        if end < 0:
-            self.offsets[path.name] = (stat.st_ino, offset)
-            return
-        for line in data[:end].split(b"\n"):  # JSON Lines ends records with \n only
-            if line.strip():
-                self._parse_line(line, builder, now)
-                self._flush_full(builder)
-        self.offsets[path.name] = (stat.st_ino, offset + end + 1)
+            consumed = self._read_lines(fh, offset, builder, now)
+        self.offsets[path.name] = (stat.st_ino, consumed)
+
+    def _read_lines(self, fh: Any, offset: int, builder: _ChunkBuilder, now: float) -> int:
+        """Parse the complete lines after ``offset``; returns where the first incomplete one starts."""
+        consumed, pending, skipping = offset, b"", False
+        while block := fh.read(READ_BLOCK_BYTES):
+            if skipping:  # inside an overlong line: drop it up to its newline
+                newline = block.find(b"\n")
+                consumed += len(block) if newline < 0 else newline + 1
+                if newline < 0:
+                    continue
+                block, skipping = block[newline + 1 :], False
+            data = pending + block
+            end = data.rfind(b"\n")
+            if end >= 0:
+                for line in data[:end].split(b"\n"):  # JSON Lines ends records with \n only
+                    if len(line) > MAX_LINE_BYTES:
+                        self._count_bad(now)
+                    elif line.strip():
+                        self._parse_line(line, builder, now)
+                        self._flush_full(builder)
+                consumed += end + 1
+                data = data[end + 1 :]
+            pending = data
+            if len(pending) > MAX_LINE_BYTES:
+                self._count_bad(now)
+                consumed, pending, skipping = consumed + len(pending), b"", True
+        return consumed
+
+    def _count_bad(self, now: float) -> None:
+        self.bad.append(now)
+        self.bad_total += 1
 
     def _parse_line(self, line: bytes, builder: _ChunkBuilder, now: float) -> None:
         try:
