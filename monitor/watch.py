@@ -1,8 +1,9 @@
 """The post-promotion watch: roll back automatically when the promoted version does worse live.
 
 After a promotion, every check of the model compares the new version's live measurements
-(averaged over its checks since the switch) with the previous version's (averaged over its
-checks in the same length of time before). The comparison is ``reoptimize.watch.compare_live``.
+with the previous version's as it was doing in its last check window before the switch. A
+metric is compared once ``watch.min_checks`` checks of the new version measured it; latency
+and error ratio count only from windows that began after the switch. The comparison is ``reoptimize.watch.compare_live``.
 A regression rolls back through the Promoter and is written to the decision log; a watch
 that ends quietly is written there too. While a watch runs, guards inhibit new jobs.
 """
@@ -22,18 +23,22 @@ from monitor.state.store import StateStore
 from reoptimize.watch import WatchPolicy, compare_live
 
 log = logging.getLogger("modelhealthd.watch")
-WATCHED = ("accuracy", "estimated_accuracy", "latency_p95_seconds", "error_ratio")
+# Accuracy is measured per version (on the rows each version answered), so every check after
+# the switch counts. Serving metrics cover the whole check window, so only windows that began
+# after the switch describe the new version alone.
+PER_VERSION = ("accuracy", "estimated_accuracy")
+PER_WINDOW = ("latency_p95_seconds", "error_ratio")
 
 
-def mean_values(checks: Iterable[CheckRecord]) -> dict[str, float]:
-    """Per measurement, the mean over the checks that measured it."""
-    sums: dict[str, list[float]] = {}
+def mean_values(checks: Iterable[CheckRecord], names: Iterable[str], min_count: int = 1) -> dict[str, float]:
+    """Per measurement, the mean over the checks that measured it (left out below ``min_count``)."""
+    seen: dict[str, list[float]] = {}
     for check in checks:
-        for name in WATCHED:
+        for name in names:
             value = check.measurements.get(name)
             if value is not None and math.isfinite(value):
-                sums.setdefault(name, []).append(value)
-    return {name: sum(values) / len(values) for name, values in sums.items()}
+                seen.setdefault(name, []).append(value)
+    return {name: sum(v) / len(v) for name, v in seen.items() if len(v) >= min_count}
 
 
 def policy_of(model: ModelConfig) -> WatchPolicy:
@@ -78,15 +83,13 @@ class PromotionWatch:
             if promotion.finished_at is None or m.at < promotion.finished_at:
                 return
             before, after, n_after = self._windows(model, promotion)
-            if n_after >= model.watch.min_checks:
-                verdict = compare_live(before, after, policy_of(model))
-                if verdict.regressed:
-                    self.concluded.add(promotion.id)
-                    self._roll_back(model, promotion, verdict.text(), verdict.to_json())
-                    return
+            verdict = compare_live(before, after, policy_of(model))
+            if verdict.regressed:
+                self.concluded.add(promotion.id)
+                self._roll_back(model, promotion, verdict.text(), verdict.to_json())
+                return
             if m.at - promotion.finished_at >= model.watch.period:
                 self.concluded.add(promotion.id)
-                verdict = compare_live(before, after, policy_of(model))
                 self.store.decisions.append(
                     self.clock(),
                     "promotion",
@@ -107,21 +110,24 @@ class PromotionWatch:
     ) -> tuple[Mapping[str, float], Mapping[str, float], int]:
         # The previous version is judged as it was doing when it was replaced: its checks in the
         # last check window before the switch (at least its last check), not its better days.
-        since = promotion.created_at - max(model.watch.period, model.check.window)
+        window = model.check.window
+        since = promotion.created_at - max(model.watch.period, window)
         checks = self.store.checks.list(model.name, limit=10_000, since=since)
         old = [c for c in checks if c.version == promotion.from_version and c.at <= promotion.created_at]
-        recent = [c for c in old if c.at >= promotion.created_at - model.check.window]
-        before = mean_values(recent or sorted(old, key=lambda c: c.at)[-1:])
-        after_checks = [
-            c for c in checks if c.version == promotion.to_version and c.at >= promotion.finished_at
+        recent = [c for c in old if c.at >= promotion.created_at - window] or sorted(old, key=lambda c: c.at)[
+            -1:
         ]
-        after = mean_values(after_checks)
+        before = mean_values(recent, (*PER_VERSION, *PER_WINDOW))
+        new = [c for c in checks if c.version == promotion.to_version and c.at >= promotion.finished_at]
+        settled = [c for c in new if c.at >= promotion.finished_at + window]
+        need = model.watch.min_checks
+        after = mean_values(new, PER_VERSION, need) | mean_values(settled, PER_WINDOW, need)
         if "accuracy" in before and "accuracy" not in after:
             # Labels exist for this model but have not reached the new version yet: wait for them
             # rather than judge it on an estimate the old version's labelled figure would beat.
             before.pop("estimated_accuracy", None)
             after.pop("estimated_accuracy", None)
-        return before, after, len(after_checks)
+        return before, after, len(new)
 
     def _roll_back(self, model: ModelConfig, promotion: PromotionRecord, text: str, data: Mapping) -> None:
         reason = f"post-promotion watch: v{promotion.to_version} {text}"

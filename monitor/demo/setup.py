@@ -25,7 +25,7 @@ rules:
     annotations: {summary: "More than 30% of the pixels drifted away from the reference data."}
     actions:
       - pipeline: retrain
-        with: {window_seconds: 120}
+        with: {window_seconds: 120, augment: [{kind: shift, fraction: 1.0}]}
   - name: accuracy-drop
     when: accuracy < 0.85 && labelled_rows >= 40
     for: 6s

@@ -94,14 +94,26 @@ def test_unknown_measurements_never_roll_back(world) -> None:
     assert registry.production("m") == "2" and watch.watching("m")
 
 
-def test_latency_and_errors_are_watched_too(world) -> None:
+def test_latency_is_judged_on_windows_that_began_after_the_switch(world) -> None:
     config, registry, store, promoter, watch, clock = world
     _check(store, watch, config, clock, "1", latency_p95_seconds=0.010, error_ratio=0.0)
     promoter.promote("m", "2", reason="faster?")
+    for _ in range(6):  # the 60 s window still holds requests from before the switch
+        _check(store, watch, config, clock, "2", latency_p95_seconds=0.030, error_ratio=0.0)
+    assert registry.production("m") == "2"
     _check(store, watch, config, clock, "2", latency_p95_seconds=0.030, error_ratio=0.0)
     _check(store, watch, config, clock, "2", latency_p95_seconds=0.031, error_ratio=0.0)
     assert registry.production("m") == "1"
     assert "latency_p95_seconds" in store.decisions.list("m", kind="rollback")[0].message
+
+
+def test_a_latency_blip_around_the_switch_does_not_roll_back(world) -> None:
+    config, registry, store, promoter, watch, clock = world
+    _check(store, watch, config, clock, "1", latency_p95_seconds=0.003, accuracy=0.6)
+    promoter.promote("m", "2", reason="retrained")
+    for i in range(12):  # a busy minute (the job that built v2 just finished), then calm
+        _check(store, watch, config, clock, "2", latency_p95_seconds=0.009 if i < 6 else 0.003, accuracy=0.95)
+    assert registry.production("m") == "2"
 
 
 def test_an_estimate_is_not_judged_against_a_labelled_accuracy(world) -> None:
