@@ -34,6 +34,7 @@ from monitor.hooks_intake import AlertIntake
 from monitor.labels import LabelBook
 from monitor.lifecycle import Lifecycle
 from monitor.measurements import Measurements
+from monitor.memory import release_free_memory
 from monitor.promotion import Promoter
 from monitor.reports import ReportRenderer
 from monitor.sources.base import ServingSource
@@ -182,6 +183,7 @@ class Daemon:
                 self.rules.after_check(model, m)
                 return m
             self._after_check(model, outcome, time.perf_counter() - started)
+            release_free_memory()
             return outcome.measurements
 
     def _after_check(self, model: ModelConfig, outcome: CheckOutcome, elapsed: float) -> None:
