@@ -142,7 +142,8 @@ NOISE_Z = 1.645
 
 
 def noise_floor(policy: Policy, candidate: CandidateMetrics, champion: CandidateMetrics) -> float | None:
-    """The gain an accuracy objective needs to be more than chance, or None for other objectives.
+    """The gain an accuracy objective needs to be more than chance, or None for other objectives
+    and for policies that ask for no improvement (``min_improvement <= 0``).
 
     Both accuracies are shares of the same ``n`` rows (``recent_rows`` for ``recent_*``,
     ``holdout_rows`` for ``holdout_*``); their difference is treated as that of two independent
@@ -151,6 +152,8 @@ def noise_floor(policy: Policy, candidate: CandidateMetrics, champion: Candidate
     """
     metric = policy.metric
     if not metric.endswith("accuracy") or policy.relative or not policy.maximize:
+        return None
+    if policy.min_improvement <= 0:  # the policy asks for no gain (a non-accuracy goal, or a test)
         return None
     rows = {"recent": candidate.recent_rows, "holdout": candidate.holdout_rows}.get(metric.split("_")[0])
     cand, champ = candidate.get(metric), champion.get(metric)

@@ -149,3 +149,7 @@ def test_an_accuracy_gain_within_the_noise_of_its_rows_is_refused():
     assert decide(replace(lucky, recent_accuracy=0.9), champion, DEFAULT).passed
     # the same gain on many rows is real
     assert decide(replace(lucky, recent_rows=5000), replace(champion, recent_rows=5000), DEFAULT).passed
+    # a policy that asks for no gain is not held to one
+    lenient = Policy.from_dict({"min_improvement": -1.0})
+    assert noise_floor(lenient, lucky, champion) is None
+    assert decide(replace(lucky, recent_accuracy=0.3), champion, lenient).passed
