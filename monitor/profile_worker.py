@@ -48,4 +48,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from monitor.process_exit import exit_now
+
+    exit_now(main())

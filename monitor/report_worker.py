@@ -240,4 +240,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from monitor.process_exit import exit_now
+
+    exit_now(main())
