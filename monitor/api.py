@@ -115,7 +115,6 @@ def create_api(daemon) -> FastAPI:  # noqa: ANN001 - monitor.daemon.Daemon
         media = "application/json" if format == "json" else "text/markdown; charset=utf-8"
         return Response(body, media_type=media)
 
-
     @app.get("/api/v1/checks")
     def checks(model: str | None = None, limit: int = Query(50, ge=1, le=1000)) -> list[dict[str, Any]]:
         return [c.to_json() for c in store.checks.list(model, limit)]

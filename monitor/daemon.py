@@ -213,7 +213,11 @@ class Daemon:
             return None
         try:
             reference = self.registry.read_bytes(model.name, m.version, "reference.parquet")
-            extra = {"model": model.name, "version": m.version, "drift_impact": outcome.details.get("drift_impact")}
+            extra = {
+                "model": model.name,
+                "version": m.version,
+                "drift_impact": outcome.details.get("drift_impact"),
+            }
             path = self.reports.render(
                 model.name, m.version, reference, window_frame_columns(window), m.at, extra
             )

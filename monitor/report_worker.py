@@ -187,7 +187,9 @@ def impact_section(extra: dict) -> str:
         if rows
         else "<p>No drifted feature, or the impact could not be measured.</p>"
     )
-    title = html.escape(f"modelhealthd: does the drift matter? ({extra.get('model', '')} v{extra.get('version', '')})")
+    title = html.escape(
+        f"modelhealthd: does the drift matter? ({extra.get('model', '')} v{extra.get('version', '')})"
+    )
     return f'<section id="modelhealthd-impact" style="font-family:sans-serif;margin:1em"><h2>{title}</h2>{body}</section>'
 
 
@@ -196,7 +198,12 @@ def add_impact_section(path: Path, extra: dict) -> None:
     text = path.read_text(encoding="utf-8")
     at = text.find("<body>")
     at = at + len("<body>") if at >= 0 else 0
-    _replace_atomically(path, lambda target: Path(target).write_text(text[:at] + impact_section(extra) + text[at:], encoding="utf-8"))
+    _replace_atomically(
+        path,
+        lambda target: Path(target).write_text(
+            text[:at] + impact_section(extra) + text[at:], encoding="utf-8"
+        ),
+    )
 
 
 def _parser() -> argparse.ArgumentParser:

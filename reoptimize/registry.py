@@ -234,7 +234,9 @@ class FileRegistry:
         path = self.version_dir(model, version) / name
         expected = manifest.files.get(name)
         if expected is None or Path(name).name != name:  # nothing unlisted, nothing outside the version
-            raise RegistryError(f"{model} v{version} has no file {name!r} in its manifest; refusing to read it")
+            raise RegistryError(
+                f"{model} v{version} has no file {name!r} in its manifest; refusing to read it"
+            )
         try:
             data = path.read_bytes()
         except FileNotFoundError:

@@ -31,7 +31,9 @@ class Report:
     def __init__(self) -> None:
         self.rows: dict[str, Row] = {}
 
-    def record(self, scenario: str, *, trials: int, faults: int, passes: int, lost: int = 0, note: str = "") -> None:
+    def record(
+        self, scenario: str, *, trials: int, faults: int, passes: int, lost: int = 0, note: str = ""
+    ) -> None:
         """Add to the scenario's row; a scenario may record from several tests."""
         row = self.rows.setdefault(scenario, Row(scenario))
         row.trials += trials
