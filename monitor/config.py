@@ -39,6 +39,15 @@ class ConfigError(Exception):
         super().__init__(f"{source}: " + "; ".join(problems))
 
 
+def read_secret(value: str | None, path: Path | None) -> str | None:
+    """A secret given inline, else read from its file (stripped); None when neither is set."""
+    if value:
+        return value
+    if path:
+        return path.read_text().strip() or None
+    return None
+
+
 def _duration(value: Any) -> float:
     return parse_duration(value)
 
@@ -73,11 +82,7 @@ class ApiConfig(_Model):
         return int(self.listen.rpartition(":")[2])
 
     def resolved_token(self) -> str | None:
-        if self.token:
-            return self.token
-        if self.token_file:
-            return self.token_file.read_text().strip() or None
-        return None
+        return read_secret(self.token, self.token_file)
 
 
 class PrometheusConfig(_Model):
@@ -164,11 +169,7 @@ class ServerConfig(_Model):
         return self.url.rstrip("/") + self.reload_path
 
     def resolved_token(self) -> str | None:
-        if self.token:
-            return self.token
-        if self.token_file:
-            return self.token_file.read_text().strip() or None
-        return None
+        return read_secret(self.token, self.token_file)
 
 
 class DataConfig(_Model):
@@ -353,11 +354,7 @@ class GrafanaHookConfig(_Model):
     max_age: Duration = 300.0
 
     def resolved_secret(self) -> str | None:
-        if self.hmac_secret:
-            return self.hmac_secret
-        if self.hmac_secret_file:
-            return self.hmac_secret_file.read_text().strip() or None
-        return None
+        return read_secret(self.hmac_secret, self.hmac_secret_file)
 
 
 class HooksConfig(_Model):
@@ -368,11 +365,7 @@ class HooksConfig(_Model):
     grafana: GrafanaHookConfig = GrafanaHookConfig()
 
     def resolved_token(self) -> str | None:
-        if self.token:
-            return self.token
-        if self.token_file:
-            return self.token_file.read_text().strip() or None
-        return None
+        return read_secret(self.token, self.token_file)
 
 
 class Config(_Model):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -28,11 +30,20 @@ def _features(model: ModelConfig, frame, label: str) -> tuple[str, ...]:  # noqa
     return tuple(c for c in frame.columns if c not in (label, "request_id", "ts"))
 
 
-def _promoter(config: Config):  # noqa: ANN202
-    from monitor.promotion import Promoter
+def _move_production(config_path: Path, name: str, act: Callable[[Any], Any]) -> Any:
+    """Run ``act(promoter)`` for a model of the config; a refusal exits 1 with its reason."""
+    from monitor.promotion import Promoter, PromotionError
     from monitor.state.store import StateStore
 
-    return Promoter(config, FileRegistry(config.registry), StateStore.open(config.state), None, time.time)
+    cfg = config_or_exit(config_path)
+    _model(cfg, name)
+    store = StateStore.open(cfg.state)
+    try:
+        return act(Promoter(cfg, FileRegistry(cfg.registry), store, None, time.time))
+    except (PromotionError, RegistryError) as exc:
+        raise fail(str(exc)) from None
+    finally:
+        store.close()
 
 
 def register(app: typer.Typer) -> None:
@@ -170,14 +181,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """Make VERSION production (verified, atomic) and call the server's reload hook."""
-        from monitor.promotion import PromotionError
-
-        cfg = config_or_exit(config)
-        _model(cfg, name)
-        try:
-            record = _promoter(cfg).promote(name, version, reason=reason)
-        except (PromotionError, RegistryError) as exc:
-            raise fail(str(exc)) from None
+        record = _move_production(config, name, lambda p: p.promote(name, version, reason=reason))
         if as_json:
             print_json(record.to_json())
         else:
@@ -194,14 +198,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """Go back to the version before the last promotion (a no-op when there is none)."""
-        from monitor.promotion import PromotionError
-
-        cfg = config_or_exit(config)
-        _model(cfg, name)
-        try:
-            record = _promoter(cfg).rollback(name, reason=reason)
-        except (PromotionError, RegistryError) as exc:
-            raise fail(str(exc)) from None
+        record = _move_production(config, name, lambda p: p.rollback(name, reason=reason))
         if as_json:
             print_json(record.to_json() if record else None)
         elif record is None:

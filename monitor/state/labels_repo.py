@@ -7,10 +7,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 
 from monitor.state.schema import labels
+from monitor.state.upsert import upsert
 
 
 class LabelsRepo:
@@ -25,21 +25,7 @@ class LabelsRepo:
         if not rows:
             return 0
         with self.engine.begin() as conn:
-            if self.engine.dialect.name == "sqlite":
-                stmt = sqlite_insert(labels).values(rows)
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=["model", "request_id"],
-                    set_={"label": stmt.excluded.label, "at": stmt.excluded.at},
-                )
-                conn.execute(stmt)
-            else:
-                for row in rows:
-                    conn.execute(
-                        delete(labels).where(
-                            (labels.c.model == model) & (labels.c.request_id == row["request_id"])
-                        )
-                    )
-                conn.execute(labels.insert(), rows)
+            upsert(conn, labels, rows, ("model", "request_id"))
         return len(rows)
 
     def since(self, model: str, since: float) -> Mapping[str, Any]:

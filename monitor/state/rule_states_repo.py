@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 
 from monitor.state.records import dumps, loads
 from monitor.state.schema import rule_states
+from monitor.state.upsert import upsert
 
 
 class RuleStatesRepo:
@@ -32,18 +32,4 @@ class RuleStatesRepo:
             for rule, s in states.items()
         ]
         with self.engine.begin() as conn:
-            if self.engine.dialect.name == "sqlite":
-                stmt = sqlite_insert(rule_states).values(rows)
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=["rule", "model"],
-                    set_={"state": stmt.excluded.state, "updated_at": stmt.excluded.updated_at},
-                )
-                conn.execute(stmt)
-            else:
-                for row in rows:
-                    conn.execute(
-                        rule_states.delete().where(
-                            (rule_states.c.rule == row["rule"]) & (rule_states.c.model == row["model"])
-                        )
-                    )
-                    conn.execute(rule_states.insert().values(**row))
+            upsert(conn, rule_states, rows, ("rule", "model"))

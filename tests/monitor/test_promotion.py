@@ -94,3 +94,34 @@ def test_reconcile_finishes_or_aborts_intents_left_by_a_crash(world) -> None:
     assert not list((registry.model_dir("m") / "versions").glob(".staging-*"))
     assert store.promotions.pending_intents() == []
     assert [d.kind for d in store.decisions.list("m")] == ["promotion", "promotion"]
+
+
+def test_promote_and_rollback_commands(tmp_path: Path, loopback) -> None:
+    import yaml
+    from typer.testing import CliRunner
+
+    from monitor.cli import app
+
+    loopback.handler = lambda req: (200, b'{"version": "2"}', "application/json")
+    registry = FileRegistry(tmp_path / "registry")
+    for i in (1, 2):
+        registry.add_version("m", {"model.onnx": f"model {i}".encode()})
+    registry.set_production("m", "1")
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "state": f"sqlite:///{tmp_path}/state.db",
+                "registry": str(tmp_path / "registry"),
+                "models": [{"name": "m", "server": {"url": loopback.url}, "data": {"predictions": "p"}}],
+            }
+        )
+    )
+    run = CliRunner().invoke
+    promoted = run(app, ["promote", "m", "2", "-c", str(config)])
+    assert promoted.exit_code == 0 and "v2 is production (was v1); reload ok=True" in promoted.output
+    assert run(app, ["promote", "m", "7", "-c", str(config)]).exit_code == 1
+    assert "rolled back to v1" in run(app, ["rollback", "m", "-c", str(config)]).output
+    again = run(app, ["rollback", "m", "-c", str(config), "--json"])
+    assert again.exit_code == 0 and again.output.strip() == "null"
+    assert registry.production("m") == "1"

@@ -1,7 +1,7 @@
 """Real Prometheus and Alertmanager processes (Debian's packages) on free loopback ports, for tests.
 
-Unlike ``tests.support.prometheus`` (which writes a scrape-only config), these run a config
-file the test prepares, typically the project's own ``deploy/prometheus/prometheus.yml`` and
+``tests.support.prometheus.PrometheusProcess`` builds a scrape-only config for one; these run a
+config the test prepares, typically the project's own ``deploy/prometheus/prometheus.yml`` and
 ``deploy/alertmanager/alertmanager.yml`` with ports and paths rewritten, so the shipped files
 themselves are what runs:
 
@@ -25,6 +25,12 @@ import yaml
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager"
+
+
+def require_binary(binary: str, package: str) -> None:
+    """Skip the calling test when ``binary`` is not installed (``.ci/run`` installs ``package``)."""
+    if not os.access(binary, os.X_OK):
+        pytest.skip(f"{binary} is not installed (apt-get install {package})")
 
 
 def free_port() -> int:
@@ -51,8 +57,7 @@ class _Process:
         raise NotImplementedError
 
     def start(self, deadline_seconds: float = 30.0):  # noqa: ANN201
-        if not os.access(self.binary, os.X_OK):
-            pytest.skip(f"{self.binary} is not installed (apt-get install {self.package})")
+        require_binary(self.binary, self.package)
         with open(self.log_file, "wb") as log:
             self.process = subprocess.Popen(self.argv(), stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + deadline_seconds
@@ -111,8 +116,12 @@ class PrometheusServer(_Process):
             raise RuntimeError(f"{path} {params}: {body.get('errorType')}: {body.get('error')}")
         return body["data"]
 
-    def query(self, promql: str) -> list[dict[str, Any]]:
-        return self._get("/api/v1/query", {"query": promql})["result"]
+    def query(self, promql: str, at: float | None = None) -> list[dict[str, Any]]:
+        """The result vector of an instant query (raises on a failed query)."""
+        params: dict[str, Any] = {"query": promql}
+        if at is not None:
+            params["time"] = at
+        return self._get("/api/v1/query", params)["result"]
 
     def query_range(self, promql: str, start: float, end: float, step: float = 1.0) -> list[dict[str, Any]]:
         """Every series of a range query, as Grafana runs a panel's query."""
