@@ -64,6 +64,11 @@ class KleeneEval(SimpleEval):
         super().__init__(operators=dict(_OPERATORS), functions={}, names={})
         self.values = values
 
+    def run(self, source: str, tree: ast.expr) -> object:
+        """Walk a tree parsed and checked at load time (simpleeval's node handlers, no ``eval``)."""
+        self.expr = source  # simpleeval quotes it in its own error messages
+        return self._eval(tree)
+
     def _eval_name(self, node: ast.Name) -> object:
         if node.id in CONSTANTS:
             return CONSTANTS[node.id]
@@ -127,7 +132,7 @@ class CompiledExpression:
             value = values.get(name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
                 raise TypeError(f"measurement {name!r} must be a number or None, got {value!r}")
-        return _truth(KleeneEval(values).eval(self.source, previously_parsed=self.tree))
+        return _truth(KleeneEval(values).run(self.source, self.tree))
 
     def inputs(self, values: Mapping[str, float | None]) -> dict[str, float | None]:
         """The values of the measurements this expression reads (unknown ones as None)."""
