@@ -143,12 +143,14 @@ def render_report(
     workspace: str | os.PathLike[str] | None = None,
     project: str | None = None,
     columns: Sequence[str] | None = None,
+    impact: dict | None = None,
 ) -> ReportOutcome:
     """Build Evidently's DataDriftPreset report of ``current`` against ``reference`` and save it.
 
-    ``reference``/``current`` are Parquet paths or DataFrames. Writes ``out`` (HTML) and
-    ``json_out``; with ``workspace`` (and ``project``, default "modelhealthd") adds the snapshot
-    to that local Evidently workspace. Raises ReportInputError for unusable input.
+    ``reference``/``current`` are Parquet paths or DataFrames. Writes ``out`` (HTML, with
+    :func:`impact_section` of ``impact`` above the report when given; the file appears complete
+    or not at all) and ``json_out``; with ``workspace`` (and ``project``, default "modelhealthd")
+    adds the snapshot to that local Evidently workspace. Raises ReportInputError for unusable input.
     """
     os.environ.setdefault("DO_NOT_TRACK", "1")
     reference_frame = _read_frame(reference, "reference")
@@ -160,7 +162,13 @@ def render_report(
     snapshot = Report([DataDriftPreset()]).run(current_frame[chosen], reference_frame[chosen])
     html = Path(out)
     html.parent.mkdir(parents=True, exist_ok=True)
-    _replace_atomically(html, snapshot.save_html)
+
+    def write_html(target: str) -> None:
+        snapshot.save_html(target)
+        if impact is not None:
+            _insert_impact_section(Path(target), impact)
+
+    _replace_atomically(html, write_html)
     json_path = Path(json_out) if json_out is not None else None
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
@@ -193,17 +201,22 @@ def impact_section(extra: dict) -> str:
     return f'<section id="modelhealthd-impact" style="font-family:sans-serif;margin:1em"><h2>{title}</h2>{body}</section>'
 
 
-def add_impact_section(path: Path, extra: dict) -> None:
-    """Insert :func:`impact_section` right after ``<body>`` of a saved report, atomically."""
+def _insert_impact_section(path: Path, extra: dict) -> None:
+    """Insert :func:`impact_section` right after ``<body>`` of an HTML file, in place."""
     text = path.read_text(encoding="utf-8")
     at = text.find("<body>")
     at = at + len("<body>") if at >= 0 else 0
-    _replace_atomically(
-        path,
-        lambda target: Path(target).write_text(
-            text[:at] + impact_section(extra) + text[at:], encoding="utf-8"
-        ),
-    )
+    path.write_text(text[:at] + impact_section(extra) + text[at:], encoding="utf-8")
+
+
+def _read_impact(path: str) -> dict:
+    try:
+        extra = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise ReportInputError(f"--extra-json file {path!r} is not readable JSON: {err}") from err
+    if not isinstance(extra, dict):
+        raise ReportInputError(f"--extra-json file {path!r} holds {type(extra).__name__}, expected an object")
+    return extra
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -228,6 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     columns = [name.strip() for name in args.columns.split(",") if name.strip()] if args.columns else None
     try:
+        impact = _read_impact(args.extra_json) if args.extra_json else None
         outcome = render_report(
             args.reference,
             args.current,
@@ -236,9 +250,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             workspace=args.workspace,
             project=args.project,
             columns=columns,
+            impact=impact,
         )
-        if args.extra_json:
-            add_impact_section(outcome.html, json.loads(Path(args.extra_json).read_text()))
     except ReportInputError as err:
         print(f"report_worker: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT

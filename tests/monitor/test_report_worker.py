@@ -121,3 +121,34 @@ def test_column_selection_keeps_reference_order_and_checks_names():
     assert select_columns(reference, current, ["a"]) == ["a"]
     with pytest.raises(ReportInputError, match=r"--columns names \['c'\]"):
         select_columns(reference, current, ["a", "c"])
+
+
+def test_the_impact_section_is_in_the_report_from_the_moment_it_appears(tmp_path, frames, monkeypatch):
+    # The daemon serves reports as soon as the file exists, so the file must be published once, complete.
+    import monitor.report_worker as worker
+
+    published: list[str] = []
+    real_replace = os.replace
+
+    def replace(source, target):
+        if str(target).endswith(".html"):
+            published.append(Path(source).read_text(encoding="utf-8"))
+        real_replace(source, target)
+
+    monkeypatch.setattr(worker.os, "replace", replace)
+    reference, current = frames
+    impact = {"model": "m", "version": "3", "drift_impact": {"features": {"age": 0.25}, "rows": 300}}
+    render_report(reference, current, tmp_path / "r.html", impact=impact)
+    assert len(published) == 1 and 'id="modelhealthd-impact"' in published[0]
+    assert "<td>age</td><td>0.2500</td>" in published[0] and "share of predictions that change" in published[0]
+
+
+def test_unreadable_impact_json_exits_2_and_writes_no_report(tmp_path, frames):
+    reference, current = frames
+    (tmp_path / "extra.json").write_text("[1, 2")
+    completed = _run_worker(
+        "--reference", str(reference), "--current", str(current), "--out", str(tmp_path / "x.html"),
+        "--extra-json", str(tmp_path / "extra.json"),
+    )  # fmt: skip
+    assert completed.returncode == 2 and "extra.json" in completed.stderr and "not readable JSON" in completed.stderr
+    assert not (tmp_path / "x.html").exists()
