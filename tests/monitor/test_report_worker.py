@@ -140,7 +140,9 @@ def test_the_impact_section_is_in_the_report_from_the_moment_it_appears(tmp_path
     impact = {"model": "m", "version": "3", "drift_impact": {"features": {"age": 0.25}, "rows": 300}}
     render_report(reference, current, tmp_path / "r.html", impact=impact)
     assert len(published) == 1 and 'id="modelhealthd-impact"' in published[0]
-    assert "<td>age</td><td>0.2500</td>" in published[0] and "share of predictions that change" in published[0]
+    assert (
+        "<td>age</td><td>0.2500</td>" in published[0] and "share of predictions that change" in published[0]
+    )
 
 
 def test_unreadable_impact_json_exits_2_and_writes_no_report(tmp_path, frames):
@@ -150,5 +152,9 @@ def test_unreadable_impact_json_exits_2_and_writes_no_report(tmp_path, frames):
         "--reference", str(reference), "--current", str(current), "--out", str(tmp_path / "x.html"),
         "--extra-json", str(tmp_path / "extra.json"),
     )  # fmt: skip
-    assert completed.returncode == 2 and "extra.json" in completed.stderr and "not readable JSON" in completed.stderr
+    assert (
+        completed.returncode == 2
+        and "extra.json" in completed.stderr
+        and "not readable JSON" in completed.stderr
+    )
     assert not (tmp_path / "x.html").exists()
