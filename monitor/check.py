@@ -7,9 +7,7 @@ against real accuracy, and the data-quality findings.
 
 from __future__ import annotations
 
-import ctypes
 import logging
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +21,7 @@ from monitor.drift.engine import DriftResult, FeatureDrift, detect_drift
 from monitor.drift.severity import drift_severity
 from monitor.impact import ImpactResult, permutation_impact
 from monitor.measurements import FeatureScore, Measurements
+from monitor.memory import limit_arenas
 from monitor.model_view import ModelView, load_view
 from monitor.performance import classification_metrics, per_class_recall, regression_metrics
 from monitor.profiles import ProfileStore
@@ -33,37 +32,8 @@ from reoptimize.integrity import VerifiedVersions
 from reoptimize.registry import FileRegistry
 
 LabelLookup = Callable[[ModelConfig, float], Mapping[str, Any]]
-TRIM_EVERY_SECONDS = 10.0
 MIN_LABELS = 20
 log = logging.getLogger("modelhealthd.check")
-
-
-M_ARENA_MAX = -8  # glibc's mallopt parameter
-ARENAS = 1
-
-
-def _glibc() -> Any:
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.malloc_trim.argtypes = [ctypes.c_size_t]
-        libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-        return libc
-    except (OSError, AttributeError):  # not glibc: the allocator needs no help
-        return None
-
-
-_LIBC = _glibc()
-
-
-def limit_allocator_arenas() -> None:
-    """Let the check threads share one glibc arena instead of one each.
-
-    Each arena keeps the pages a check freed for its own thread's next check, so four scheduler
-    threads would hold four windows' worth of free memory per model batch. Call it before the
-    threads start; it changes nothing already allocated.
-    """
-    if _LIBC is not None:
-        _LIBC.mallopt(M_ARENA_MAX, ARENAS)
 
 
 @dataclass(frozen=True)
@@ -97,8 +67,7 @@ class Checker:
         self.profiles = ProfileStore(registry, profile_cache, models)
         self.views: dict[str, ModelView] = {}
         self.verified = VerifiedVersions(registry)
-        self._trimmed_at = float("-inf")
-        limit_allocator_arenas()
+        limit_arenas()  # the check threads share one heap; freed pages go back after each check
 
     def view(self, model: ModelConfig) -> ModelView | None:
         version = self.registry.production(model.name)
@@ -175,20 +144,7 @@ class Checker:
                 "max_feature_series": model.check.max_feature_series,
             },
         )
-        self._release_memory()
         return CheckOutcome(m, window, drift, serving, details, impact)
-
-    def _release_memory(self) -> None:
-        """Give freed heap pages back to the system now and then (glibc keeps them otherwise).
-
-        A check allocates and frees a window's worth of arrays; over hundreds of models the
-        allocator's free lists would otherwise hold the resident size well above what is live.
-        """
-        now = time.monotonic()
-        if now - self._trimmed_at < TRIM_EVERY_SECONDS or _LIBC is None:
-            return
-        self._trimmed_at = now
-        _LIBC.malloc_trim(0)
 
     def _impact(
         self,
