@@ -44,7 +44,7 @@ FEATURES = tuple(f"f{i:02d}" for i in range(20))
 CLASSES = 3
 T0 = 1_800_001_800.0  # the first check time (2027-01-15T08:30Z); the logs are written around it
 GOAL_MODELS_PER_CORE = 200
-GOAL_RSS_BYTES = 250 * 1024 * 1024
+GOAL_RSS_BYTES = 250 * 10**6  # 250 MB, decimal: the stricter reading
 HEAVY = ("torch", "evidently", "pandas", "pyarrow", "sklearn", "scipy.stats", "onnxruntime")
 
 
@@ -229,7 +229,8 @@ def _timed_check(daemon, name: str) -> tuple[float, float]:  # noqa: ANN001
 
 
 def _held_bytes(daemon) -> dict:  # noqa: ANN001
-    """Bytes of NumPy data the daemon holds for its models: window chunks and reference profiles."""
+    """Bytes of NumPy data the daemon holds between checks: window chunks, and the reference
+    profiles as one check reads them (the daemon reads each again from its cache per check)."""
     windows = profiles = 0
     for view in daemon.checker.views.values():
         for chunk in view.reader.chunks:
@@ -243,7 +244,7 @@ def _held_bytes(daemon) -> dict:  # noqa: ANN001
             profiles += sum(
                 a.nbytes for a in arrays.values() if a.strides[0]
             )  # broadcast counts hold nothing
-    return {"windows": windows, "profiles": profiles}
+    return {"windows": windows, "profiles_per_check": profiles // max(1, len(daemon.checker.views))}
 
 
 def _rss(field: str = "VmRSS") -> int:
@@ -327,7 +328,7 @@ def main() -> None:
             return json.loads(proc.stdout.readline())
 
         ready = json.loads(proc.stdout.readline())
-        print(f"daemon started (API up, no check yet): RSS {ready['rss'] / 2**20:.0f} MB")
+        print(f"daemon started (API up, no check yet): RSS {ready['rss'] / 2**20:.0f} MiB")
         rounds = []
         for r in range(args.rounds + 1):
             at = T0 + 60 * r
@@ -336,7 +337,7 @@ def main() -> None:
             rounds.append(ask({"cmd": "round", "at": at}))
             cpu = rounds[-1]["cpu"]
             print(f"round {r}: CPU per check mean {statistics.mean(cpu) * 1000:.1f} ms, "
-                  f"max {max(cpu) * 1000:.1f} ms; daemon RSS {rounds[-1]['rss'] / 2**20:.0f} MB")  # fmt: skip
+                  f"max {max(cpu) * 1000:.1f} ms; daemon RSS {rounds[-1]['rss'] / 2**20:.0f} MiB")  # fmt: skip
         info = ask({"cmd": "metrics"})
         held = ask({"cmd": "sizes"})
         proc.stdin.write(json.dumps({"cmd": "quit"}) + "\n")
@@ -360,16 +361,17 @@ def main() -> None:
     print(f"steady: {per_check * 1000:.1f} ms CPU per check (p95 {np.percentile(steady, 95) * 1000:.1f} ms; "
           f"drifting models {statistics.mean(drifting) * 1000:.1f} ms) -> {models_per_core} models per core "
           f"(goal {GOAL_MODELS_PER_CORE})")  # fmt: skip
-    print(f"daemon RSS with {args.models} models: {rss / 2**20:.0f} MB (peak {rounds[-1]['hwm'] / 2**20:.0f} MB; goal 250 MB); "
+    print(f"daemon RSS with {args.models} models: {rss / 2**20:.0f} MiB (peak {rounds[-1]['hwm'] / 2**20:.0f} MiB; goal 250 MB); "
           f"heavy modules loaded: {[m for m in info['modules'] if m in HEAVY]}")  # fmt: skip
-    print(f"  of which NumPy data: windows {held['windows'] / 2**20:.0f} MB, reference profiles "
-          f"{held['profiles'] / 2**20:.0f} MB")  # fmt: skip
+    print(f"  of which NumPy data: windows {held['windows'] / 2**20:.0f} MiB held; a reference profile "
+          f"{held['profiles_per_check'] / 2**10:.0f} kB, read from the cache by each check")  # fmt: skip
     print(f"Evidently DataDriftPreset on one {baseline['rows']}-row window: {baseline['run_cpu']:.2f} s CPU "
-          f"(+{baseline['import_cpu']:.1f} s import, {baseline['maxrss'] / 2**20:.0f} MB) = "
+          f"(+{baseline['import_cpu']:.1f} s import, {baseline['maxrss'] / 2**20:.0f} MiB) = "
           f"{baseline['run_cpu'] / per_check:.0f}x one whole modelhealthd check")  # fmt: skip
     print(json.dumps({
         "models_per_core": models_per_core,
         "daemon_rss_bytes": rss,
+        "daemon_peak_rss_bytes": rounds[-1]["hwm"],
         "cpu_seconds_per_check": round(per_check, 5),
         "cpu_seconds_per_check_p95": round(float(np.percentile(steady, 95)), 5),
         "first_round_cpu_seconds_per_check": round(statistics.mean(rounds[0]["cpu"]), 5),
@@ -380,7 +382,7 @@ def main() -> None:
         "speedup_vs_evidently": round(baseline["run_cpu"] / per_check, 1),
         "goal_models_per_core": GOAL_MODELS_PER_CORE,
         "goal_rss_bytes": GOAL_RSS_BYTES,
-        "goals_met": models_per_core >= GOAL_MODELS_PER_CORE and rss <= GOAL_RSS_BYTES,
+        "goals_met": models_per_core >= GOAL_MODELS_PER_CORE and max(rss, rounds[-1]["hwm"]) <= GOAL_RSS_BYTES,
     }))  # fmt: skip
 
 

@@ -26,6 +26,7 @@ from monitor.model_view import ModelView, load_view
 from monitor.performance import classification_metrics, per_class_recall, regression_metrics
 from monitor.profiles import ProfileStore
 from monitor.quality import window_quality
+from monitor.reference_profile import ReferenceProfile
 from monitor.sources.base import ServingSignals, ServingSource
 from monitor.sources.prediction_log import PredictionWindow
 from reoptimize.integrity import VerifiedVersions
@@ -92,7 +93,8 @@ class Checker:
             m = Measurements(model=model.name, version=None, at=now, values=values, notes=tuple(notes))
             return CheckOutcome(m, None, None, serving, {"serving_up": serving.up})
         window = view.reader.window(now - model.check.window, now)
-        quality = window_quality(window, view.stats, view.features)
+        profile = view.profile
+        quality = window_quality(window, profile.stats, view.features)
         values.update(quality.values)
         values["rows"] = window.rows
         values["model_size_bytes"] = view.model_size_bytes
@@ -105,14 +107,14 @@ class Checker:
         drift = impact = None
         if window.rows >= model.check.min_rows:
             drift = detect_drift(
-                view.stats,
+                profile.stats,
                 window_frame_columns(window),
                 drift_share=model.check.drift_share,
                 effect_size_floor=model.check.effect_size_floor,
                 fdr=model.check.fdr,
             )
             values.update(_drift_values(drift))
-            impact, note = self._impact(model, view, window, drift, row_labels)
+            impact, note = self._impact(model, view, profile, window, drift, row_labels)
             values["drift_impact"] = impact.largest if impact is not None else (0.0 if not note else None)
             if note and drift.drifted_features:
                 notes.append(note)
@@ -120,7 +122,7 @@ class Checker:
             notes.append(
                 f"{window.rows} rows in the window, fewer than min_rows={model.check.min_rows}: drift unknown"
             )
-        perf, perf_details = _performance(view, window, row_labels)
+        perf, perf_details = _performance(view, profile, window, row_labels)
         values.update(perf)
         impacts = {f.feature: f.impact for f in impact.features} if impact is not None else {}
         features = tuple(_feature_score(f, impacts.get(f.column)) for f in (drift.features if drift else ()))
@@ -150,6 +152,7 @@ class Checker:
         self,
         model: ModelConfig,
         view: ModelView,
+        profile: ReferenceProfile,
         window: PredictionWindow,
         drift: DriftResult,
         row_labels: Sequence[Any] | None,
@@ -175,7 +178,7 @@ class Checker:
                 view.features,
                 [f.column for f in ranked[: settings.max_features]],
                 row_labels,
-                prediction_std=view.profile.prediction_std,
+                prediction_std=profile.prediction_std,
                 max_rows=settings.max_rows,
                 seed=settings.seed,
             )
@@ -201,7 +204,7 @@ def _feature_score(f: FeatureDrift, impact: float | None) -> FeatureScore:
 
 
 def _performance(
-    view: ModelView, window: PredictionWindow, row_labels: Sequence[Any] | None
+    view: ModelView, profile: ReferenceProfile, window: PredictionWindow, row_labels: Sequence[Any] | None
 ) -> tuple[dict[str, float | None], dict[str, Any]]:
     """Accuracy and F1 (or MAE and RMSE) from joined labels, and accuracy estimated without them."""
     mine = window.versions == view.version if window.rows else np.zeros(0, dtype=bool)
@@ -209,7 +212,7 @@ def _performance(
     out: dict[str, float | None] = {"labelled_rows": 0}
     details: dict[str, Any] = {}
     if classifier and mine.any():
-        out["estimated_accuracy"] = estimate_accuracy(view.profile.calibration, window.confidence[mine])
+        out["estimated_accuracy"] = estimate_accuracy(profile.calibration, window.confidence[mine])
         details["estimated_accuracy"] = out["estimated_accuracy"]
     if row_labels is None or not mine.any():
         return out, details
@@ -227,7 +230,7 @@ def _performance(
     details["labelled_rows"] = out["labelled_rows"]
     # On the same labelled rows, so estimate and truth can be compared directly.
     details["estimated_accuracy_on_labelled"] = estimate_accuracy(
-        view.profile.calibration, window.confidence[labelled]
+        profile.calibration, window.confidence[labelled]
     )
     details["per_class_recall"] = per_class_recall(y_pred, y_true)
     return out, details

@@ -2,11 +2,14 @@
 
 Built once per production version and reused by every check until the version changes. The
 reference profile (drift statistics, confidence calibration) is read from the on-disk cache
-when a previous run saved it, so a restart does not recompute it.
+when a previous run saved it, so a restart does not recompute it. With a cache the view does
+not hold the profile: each check reads it again (a few hundred kB, well under a millisecond),
+so the daemon's memory grows with the checks running at once, not with the models watched.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,16 +28,21 @@ class ModelView:
     version: str
     manifest: Manifest
     features: tuple[str, ...]
-    profile: ReferenceProfile
     reader: PredictionLogReader
     model_size_bytes: int
     registry: FileRegistry
+    load_profile: Callable[[], ReferenceProfile] = field(repr=False)
     profile_from_cache: bool = False
     _runner: Any = field(default=None, repr=False)
 
     @property
+    def profile(self) -> ReferenceProfile:
+        """The reference profile; a check takes it once and passes it on."""
+        return self.load_profile()
+
+    @property
     def stats(self) -> ReferenceStats:
-        return self.profile.stats
+        return self.load_profile().stats
 
     def runner(self) -> Any:
         """The version's model on ONNX Runtime (``reoptimize.onnx_model.OnnxModel``), loaded on first use."""
@@ -61,7 +69,8 @@ def load_view(
 ) -> ModelView:
     manifest = registry.manifest(model.name, version)
     features = tuple(model.features or manifest.features)
-    profile, cached = (profiles or ProfileStore(registry, None)).get(model, manifest, features)
+    store = profiles or ProfileStore(registry, None)
+    profile, cached = store.get(model, manifest, features)
     if (
         previous is not None
         and previous.features == features
@@ -76,9 +85,25 @@ def load_view(
         version=version,
         manifest=manifest,
         features=features,
-        profile=profile,
         reader=reader,
         model_size_bytes=size,
         registry=registry,
+        load_profile=_profile_loader(store, model, manifest, features, profile),
         profile_from_cache=cached,
     )
+
+
+def _profile_loader(
+    store: ProfileStore,
+    model: ModelConfig,
+    manifest: Manifest,
+    features: tuple[str, ...],
+    built: ReferenceProfile,
+) -> Callable[[], ReferenceProfile]:
+    if store.cache is None:  # nothing on disk to read it back from: hold it
+        return lambda: built
+
+    def load() -> ReferenceProfile:
+        return store.get(model, manifest, features)[0]
+
+    return load
