@@ -86,3 +86,26 @@ def test_a_restart_reuses_the_profile_and_a_new_setting_rebuilds_it(tmp_path: Pa
         rebuilt = fresh_view(model)
     assert not rebuilt.profile_from_cache and "unreadable reference profile" in caplog.text
     assert fresh_view(model).profile_from_cache
+
+
+def test_with_a_cache_a_view_reads_its_profile_per_check_and_rebuilds_a_lost_one(tmp_path: Path) -> None:
+    rng = np.random.default_rng(8)
+    registry = FileRegistry(tmp_path / "registry")
+    register_classifier(
+        registry, "m", np.array([[-2.0, 2.0], [0, 0], [0, 0]]), rng.normal(size=(1500, 3)), FEATURES, rng
+    )
+    model = ModelConfig.model_validate(
+        {"name": "m", "server": {"url": "http://127.0.0.1:9"}, "data": {"predictions": str(tmp_path / "log")}}
+    )
+    cache = tmp_path / "cache"
+    view = Checker(registry, ScrapeSource(), lambda _m, _n: {}, profile_cache=cache).view(model)
+    one, two = view.profile, view.profile
+    assert one is not two  # read again, not held between checks
+    assert np.array_equal(one.stats.columns["a"].sorted_values, two.stats.columns["a"].sorted_values)
+    for path in cache.glob("m/*.npz"):
+        path.unlink()
+    again = view.profile  # the cache was cleaned up under the daemon: built anew, same statistics
+    assert np.array_equal(again.stats.columns["a"].sorted_values, one.stats.columns["a"].sorted_values)
+    assert len(list(cache.glob("m/*.npz"))) == 1
+    held = Checker(registry, ScrapeSource(), lambda _m, _n: {}).view(model)  # no cache: held in memory
+    assert held.profile is held.profile
