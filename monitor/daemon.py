@@ -72,13 +72,14 @@ class Daemon:
             profile_cache=Path(config.registry).parent / "cache" / "profiles",
             models=lambda: self.config.models,
         )
-        self.promoter = Promoter(config, self.registry, self.store, self.metrics, clock)
+        running = lambda: self.config  # noqa: E731  (a SIGHUP reload swaps self.config)
+        self.promoter = Promoter(running, self.registry, self.store, self.metrics, clock)
         state_dir = Path(config.registry).parent
         self.executor = LocalExecutor(state_dir / "jobs", timeout_seconds=config.jobs.timeout)
         self.supervisor = JobSupervisor(
-            config, self.config_path, self.store, self.executor, self.promoter, self.metrics, clock
+            running, self.config_path, self.store, self.executor, self.promoter, self.metrics, clock
         )
-        self.watch = PromotionWatch(config, self.store, self.promoter, clock)
+        self.watch = PromotionWatch(running, self.store, self.promoter, clock)
         self.rules = self.make_rule_runner(config, load_ruleset(config))
         self.reports = ReportRenderer(config.reports_dir, self.metrics)
         self.scheduler = BackgroundScheduler(

@@ -77,14 +77,14 @@ def call_reload(model: ModelConfig, session: requests.Session) -> ReloadResult:
 class Promoter:
     def __init__(
         self,
-        config: Config,
+        config: Callable[[], Config],
         registry: FileRegistry,
         store: StateStore,
         metrics: DaemonMetrics | None,
         clock: Callable[[], float],
         session: requests.Session | None = None,
     ):
-        self.config = config
+        self._config = config
         self.registry = registry
         self.store = store
         self.metrics = metrics
@@ -92,6 +92,11 @@ class Promoter:
         self.session = session or requests.Session()
         # One promotion, rollback or reload retry at a time within this process.
         self.lock = threading.RLock()
+
+    @property
+    def config(self) -> Config:
+        """The running config: a SIGHUP reload swaps it and this reads the new one."""
+        return self._config()
 
     def _pointer(self, model: str) -> str | None:
         """The production pointer, or None when it is missing or unreadable."""

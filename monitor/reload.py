@@ -117,14 +117,8 @@ def _apply(daemon, new: Config, rules, plan: ReloadPlan) -> None:  # noqa: ANN00
     # Inhibition callbacks installed on the running runner (a post-promotion watch) carry over.
     if hasattr(daemon.rules, "context") and hasattr(rules, "context"):
         rules.context = daemon.rules.context
-    daemon.config = new
+    daemon.config = new  # the supervisor, promoter and post-promotion watch read it from here
     daemon.rules = rules
-    daemon.supervisor.config = new
-    daemon.promoter.config = new
-    watch = getattr(daemon, "watch", None)  # the post-promotion watch reads models[].watch
-    if watch is not None:
-        watch.config = new
-    daemon.watch.config = new
     if old.prometheus != new.prometheus:
         daemon.checker.serving = serving_source(new)
     daemon.executor.timeout_seconds = new.jobs.timeout

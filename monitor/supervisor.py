@@ -44,7 +44,7 @@ def unrecorded_error(log_path: Path | None, tail_bytes: int = 8192) -> str | Non
 class JobSupervisor:
     def __init__(
         self,
-        config: Config,
+        config: Callable[[], Config],
         config_path: Path,
         store: StateStore,
         executor,  # reoptimize.executors.base.Executor
@@ -52,7 +52,7 @@ class JobSupervisor:
         metrics: DaemonMetrics,
         clock: Callable[[], float],
     ):
-        self.config = config
+        self._config = config
         self.config_path = config_path
         self.store = store
         self.executor = executor
@@ -62,6 +62,11 @@ class JobSupervisor:
         self.draining = False
         self._retry: dict[str, tuple[int, float]] = {}  # job id -> (failures, not before)
         self._exited: list = []  # executors.base.Finished
+
+    @property
+    def config(self) -> Config:
+        """The running config: a SIGHUP reload swaps it and this reads the new one."""
+        return self._config()
 
     def argv(self, job_id: str) -> list[str]:
         python = self.config.jobs.python or sys.executable

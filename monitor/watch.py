@@ -52,13 +52,20 @@ def policy_of(model: ModelConfig) -> WatchPolicy:
 
 
 class PromotionWatch:
-    def __init__(self, config: Config, store: StateStore, promoter: Promoter, clock: Callable[[], float]):
-        self.config = config
+    def __init__(
+        self, config: Callable[[], Config], store: StateStore, promoter: Promoter, clock: Callable[[], float]
+    ):
+        self._config = config
         self.store = store
         self.promoter = promoter
         self.clock = clock
         self.concluded: set[int] = set()  # promotions whose watch has ended (passed or rolled back)
         self.lock = threading.Lock()
+
+    @property
+    def config(self) -> Config:
+        """The running config: a SIGHUP reload swaps it and this reads the new one."""
+        return self._config()
 
     def _open(self, model: ModelConfig) -> PromotionRecord | None:
         last = self.store.promotions.last_done(model.name)

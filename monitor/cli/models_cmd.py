@@ -39,7 +39,7 @@ def _move_production(config_path: Path, name: str, act: Callable[[Any], Any]) ->
     _model(cfg, name)
     store = StateStore.open(cfg.state)
     try:
-        return act(Promoter(cfg, FileRegistry(cfg.registry), store, None, time.time))
+        return act(Promoter(lambda: cfg, FileRegistry(cfg.registry), store, None, time.time))
     except (PromotionError, RegistryError) as exc:
         raise fail(str(exc)) from None
     finally:

@@ -163,8 +163,7 @@ def test_reload_in_process_reschedules_and_keeps_the_rule_runner_contract(daemon
         daemon.metrics.registry.get_sample_value("modelhealth_check_interval_seconds", {"model": "m"}) == 5.0
     )
     assert daemon.rules is not old_rules and daemon.supervisor.config is daemon.config
-    for part in (daemon.promoter, getattr(daemon, "watch", daemon.promoter)):
-        assert part.config is daemon.config
+    assert daemon.promoter.config is daemon.config and daemon.watch.config is daemon.config
     daemon.config_path.write_text("models: [{name: m}]\n")
     assert lifecycle.reload() is False
     assert daemon.config.model("m").check.every == 5.0

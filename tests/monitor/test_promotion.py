@@ -30,7 +30,7 @@ def world(tmp_path: Path, loopback):
     registry.set_production("m", "1")
     store = StateStore.open(f"sqlite:///{tmp_path}/state.db")
     clock = iter(range(1000, 100000)).__next__
-    return Promoter(config, registry, store, None, lambda: float(clock())), registry, store, loopback
+    return Promoter(lambda: config, registry, store, None, lambda: float(clock())), registry, store, loopback
 
 
 def test_promote_records_intent_switches_pointer_and_calls_reload(world) -> None:

@@ -59,10 +59,10 @@ def world(tmp_path: Path, loopback):
 
 
 def _daemon(config, registry, store):  # noqa: ANN001, ANN202 - what a (re)started daemon builds
-    promoter = Promoter(config, registry, store, None, time.time)
+    promoter = Promoter(lambda: config, registry, store, None, time.time)
     promoter.reconcile()
     supervisor = JobSupervisor(
-        config, Path("c.yaml"), store, IdleExecutor(), promoter, DaemonMetrics(), time.time
+        lambda: config, Path("c.yaml"), store, IdleExecutor(), promoter, DaemonMetrics(), time.time
     )
     return supervisor
 

@@ -46,8 +46,8 @@ def world(tmp_path: Path, loopback):
     registry.set_production("m", "1")
     store = StateStore.open(f"sqlite:///{tmp_path}/state.db")
     clock = Clock(10_000.0)
-    promoter = Promoter(config, registry, store, None, clock)
-    return config, registry, store, promoter, PromotionWatch(config, store, promoter, clock), clock
+    promoter = Promoter(lambda: config, registry, store, None, clock)
+    return config, registry, store, promoter, PromotionWatch(lambda: config, store, promoter, clock), clock
 
 
 def _check(store, watch, config, clock, version: str, **values) -> None:  # noqa: ANN001
