@@ -70,6 +70,9 @@ def test_auto_plans_per_goal():
     ]
     assert latency[:2] == ["quantize-dynamic", "quantize-static"]
     assert latency[2:] == [
+        "prune-0.5",
+        "prune-0.75",
+        "prune-0.875",
         "prune-0.5+quantize-static",
         "prune-0.75+quantize-static",
         "prune-0.875+quantize-static",
@@ -84,7 +87,7 @@ def test_auto_plans_per_goal():
             goal_of({"inputs": {"model_size_bytes": 1}}), has_weights=True, has_unlabelled=False
         )
     ]
-    assert size[0] == "quantize-static" and "quantize-dynamic" not in size
+    assert size[0] == "quantize-static" and "quantize-dynamic" not in size and "prune-0.5" not in size
     drift = auto_plans(goal_of({"inputs": {"drift_share": 1}}), has_weights=True, has_unlabelled=True)
     assert [p.name for p in drift] == ["retrain", "retrain+teacher-labels", "tune"]
     onnx_only = auto_plans(
@@ -96,7 +99,7 @@ def test_auto_plans_per_goal():
 def test_plan_params_merge_over_the_action_with():
     plan = auto_plans(
         goal_of({"inputs": {"latency_p95_seconds": 1}}), has_weights=True, has_unlabelled=False
-    )[3]
+    )[6]
     params = plan.job_params({"quantize": {"accuracy_budget": 0.01}, "max_epochs": 5})
     assert params["quantize"] == {"accuracy_budget": 0.01, "mode": "static"}
     assert params["prune"] == {"amount": 0.75} and params["max_epochs"] == 5
