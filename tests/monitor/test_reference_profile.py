@@ -21,6 +21,18 @@ from tests.support.traffic import register_classifier
 FEATURES = ("a", "b", "c")
 
 
+def _registered_model(tmp_path: Path, seed: int) -> tuple[FileRegistry, ModelConfig]:
+    rng = np.random.default_rng(seed)
+    registry = FileRegistry(tmp_path / "registry")
+    register_classifier(
+        registry, "m", np.array([[-2.0, 2.0], [0, 0], [0, 0]]), rng.normal(size=(1500, 3)), FEATURES, rng
+    )
+    model = ModelConfig.model_validate(
+        {"name": "m", "server": {"url": "http://127.0.0.1:9"}, "data": {"predictions": str(tmp_path / "log")}}
+    )
+    return registry, model
+
+
 def test_a_saved_profile_loads_equal_and_gives_the_same_verdicts(tmp_path: Path) -> None:
     import pandas as pd
 
@@ -59,14 +71,7 @@ def test_a_saved_profile_loads_equal_and_gives_the_same_verdicts(tmp_path: Path)
 
 
 def test_a_restart_reuses_the_profile_and_a_new_setting_rebuilds_it(tmp_path: Path, caplog) -> None:
-    rng = np.random.default_rng(6)
-    registry = FileRegistry(tmp_path / "registry")
-    register_classifier(
-        registry, "m", np.array([[-2.0, 2.0], [0, 0], [0, 0]]), rng.normal(size=(1500, 3)), FEATURES, rng
-    )
-    model = ModelConfig.model_validate(
-        {"name": "m", "server": {"url": "http://127.0.0.1:9"}, "data": {"predictions": str(tmp_path / "log")}}
-    )
+    registry, model = _registered_model(tmp_path, seed=6)
     cache = tmp_path / "cache"
 
     def fresh_view(config: ModelConfig):  # noqa: ANN202 - a new Checker is a restarted daemon
@@ -89,14 +94,7 @@ def test_a_restart_reuses_the_profile_and_a_new_setting_rebuilds_it(tmp_path: Pa
 
 
 def test_with_a_cache_a_view_reads_its_profile_per_check_and_rebuilds_a_lost_one(tmp_path: Path) -> None:
-    rng = np.random.default_rng(8)
-    registry = FileRegistry(tmp_path / "registry")
-    register_classifier(
-        registry, "m", np.array([[-2.0, 2.0], [0, 0], [0, 0]]), rng.normal(size=(1500, 3)), FEATURES, rng
-    )
-    model = ModelConfig.model_validate(
-        {"name": "m", "server": {"url": "http://127.0.0.1:9"}, "data": {"predictions": str(tmp_path / "log")}}
-    )
+    registry, model = _registered_model(tmp_path, seed=8)
     cache = tmp_path / "cache"
     view = Checker(registry, ScrapeSource(), lambda _m, _n: {}, profile_cache=cache).view(model)
     one, two = view.profile, view.profile
