@@ -189,10 +189,7 @@ def daemon_main(config_path: str) -> None:
     """Run in the daemon process: wait for a check time on stdin, check every model, report CPU."""
     from monitor.config import load_config
     from monitor.daemon import Daemon
-    from monitor.memory import limit_arenas
 
-    if os.environ.get("SCALE_ARENAS") != "default":
-        limit_arenas()  # as `modelhealthd run` does before its threads start
     clock = {"now": T0}
     config = load_config(config_path)
     daemon = Daemon(config, Path(config_path), clock=lambda: clock["now"])

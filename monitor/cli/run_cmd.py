@@ -20,10 +20,8 @@ def register(app: typer.Typer) -> None:
         from monitor.daemon import Daemon
         from monitor.evaluation import RulesLoadError
         from monitor.logs import setup_logging
-        from monitor.memory import limit_arenas
         from monitor.state.store import StateError
 
-        limit_arenas()  # before any thread starts
         setup_logging(log_format, log_level.upper())
         cfg = config_or_exit(config)
         try:
