@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from reoptimize.reference import PREDICTION, read_parquet_bytes
-from reoptimize.registry import FileRegistry
+from reoptimize.registry import FileRegistry, Manifest
 from reoptimize.surrogate import Surrogate, fit_surrogate
 
 CARD_SCHEMA = 1
@@ -119,9 +119,30 @@ def card_for(
     )
 
 
-def card_bytes(**fields: Any) -> dict[str, bytes]:
-    """``model_card.md`` and ``model_card.json`` of a version about to be written (see :func:`card_for`)."""
-    return card_files(card_for(**fields))
+def add_version_with_card(
+    registry: FileRegistry,
+    model: str,
+    files: Mapping[str, bytes],
+    *,
+    version: str,
+    parent: str | None,
+    task: str,
+    features: Sequence[str],
+    label: str,
+    classes: Sequence[Any],
+    metrics: Mapping[str, Any],
+    lineage: Mapping[str, Any],
+    extra: Mapping[str, Any],
+    reference: pd.DataFrame,
+) -> Manifest:
+    """Write ``files`` as ``version`` of ``model``, with its model card among them."""
+    fields = {"parent": parent, "task": task, "features": tuple(features), "label": label,
+              "classes": tuple(classes), "metrics": metrics, "lineage": lineage}  # fmt: skip
+    card = card_for(model=model, version=version, files=files, extra=extra, reference=reference,
+                    onnx_bytes=files["model.onnx"], **fields)  # fmt: skip
+    return registry.add_version(
+        model, {**files, **card_files(card)}, version=version, extra=dict(extra), **fields
+    )
 
 
 def card_files(card: ModelCard) -> dict[str, bytes]:

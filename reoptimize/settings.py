@@ -13,25 +13,6 @@ class SettingsError(ValueError):
     """A training setting with a wrong value; the message names the field, value and expectation."""
 
 
-def _number(
-    where: str,
-    value: Any,
-    *,
-    integer: bool = False,
-    low: float | None = None,
-    strict_low: bool = False,
-    high: float | None = None,
-) -> Any:
-    ok_type = isinstance(value, int) if integer else isinstance(value, int | float)
-    if isinstance(value, bool) or not ok_type:
-        raise SettingsError(f"{where}: got {value!r}; expected {'an integer' if integer else 'a number'}")
-    if low is not None and (value <= low if strict_low else value < low):
-        raise SettingsError(f"{where}: got {value!r}; expected a value {'>' if strict_low else '>='} {low}")
-    if high is not None and value >= high:
-        raise SettingsError(f"{where}: got {value!r}; expected a value < {high}")
-    return value
-
-
 def check_number(
     where: str,
     value: Any,
@@ -42,7 +23,14 @@ def check_number(
     high: float | None = None,
 ) -> Any:
     """``value`` if it is a number in range, else a :class:`SettingsError` naming ``where`` (high is exclusive)."""
-    return _number(where, value, integer=integer, low=low, strict_low=strict_low, high=high)
+    ok_type = isinstance(value, int) if integer else isinstance(value, int | float)
+    if isinstance(value, bool) or not ok_type:
+        raise SettingsError(f"{where}: got {value!r}; expected {'an integer' if integer else 'a number'}")
+    if low is not None and (value <= low if strict_low else value < low):
+        raise SettingsError(f"{where}: got {value!r}; expected a value {'>' if strict_low else '>='} {low}")
+    if high is not None and value >= high:
+        raise SettingsError(f"{where}: got {value!r}; expected a value < {high}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -88,9 +76,9 @@ class TrainingSettings:
         }
         for name, rule in checks.items():
             if name in values:
-                _number(f"{where}.{name}", values[name], **rule)
+                check_number(f"{where}.{name}", values[name], **rule)
         if values.get("clip_grad_norm") is not None:
-            _number(f"{where}.clip_grad_norm", values["clip_grad_norm"], low=0, strict_low=True)
+            check_number(f"{where}.clip_grad_norm", values["clip_grad_norm"], low=0, strict_low=True)
         if "augment" in values:
             items = values["augment"] or ()
             if isinstance(items, str | Mapping):

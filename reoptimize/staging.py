@@ -74,7 +74,7 @@ def stage_version(
     lineage: Mapping[str, Any],
 ) -> Manifest:
     """Add the candidate as ``version``, with its model card; the production pointer is left alone."""
-    from reoptimize.model_card import card_bytes
+    from reoptimize.model_card import add_version_with_card
 
     files: dict[str, bytes] = {
         "model.onnx": candidate.onnx_bytes,
@@ -83,8 +83,10 @@ def stage_version(
     }
     if candidate.weights is not None:
         files["weights.safetensors"] = candidate.weights
-    card = card_bytes(
-        model=model,
+    return add_version_with_card(
+        registry,
+        model,
+        files,
         version=version,
         parent=parent,
         task=candidate.task,
@@ -93,22 +95,6 @@ def stage_version(
         classes=candidate.classes,
         metrics=metrics,
         lineage=lineage,
-        files=files,
         extra=candidate.stats,
         reference=reference,
-        onnx_bytes=candidate.onnx_bytes,
-    )
-    files.update(card)
-    return registry.add_version(
-        model,
-        files,
-        parent=parent,
-        task=candidate.task,
-        features=tuple(features),
-        label=label,
-        classes=tuple(candidate.classes),
-        metrics=metrics,
-        lineage=lineage,
-        extra=dict(candidate.stats),
-        version=version,
     )

@@ -22,7 +22,7 @@ from reoptimize.data import (
     validate_training_frame,
 )
 from reoptimize.evaluate import evaluate
-from reoptimize.model_card import card_bytes
+from reoptimize.model_card import add_version_with_card
 from reoptimize.recipe import RecipeSpec
 from reoptimize.reference import parquet_bytes, predict_frame, read_parquet_bytes
 from reoptimize.registry import FileRegistry, Manifest, RegistryError
@@ -98,27 +98,12 @@ def train_first_version(
         "best_epoch": trained.best_epoch,
     }
     extra = {**trained.stats_json(), "export": export.to_json()}
-    version = registry.next_version(model)
-    files.update(
-        card_bytes(
-            model=model,
-            version=version,
-            parent=None,
-            task=spec.task,
-            features=features,
-            label=label,
-            classes=trained.classes,
-            metrics=metrics.to_json(),
-            lineage=lineage,
-            files=files,
-            extra=extra,
-            reference=reference,
-            onnx_bytes=files["model.onnx"],
-        )
-    )
-    manifest = registry.add_version(
+    manifest = add_version_with_card(
+        registry,
         model,
         files,
+        version=registry.next_version(model),
+        parent=None,
         task=spec.task,
         features=features,
         label=label,
@@ -126,7 +111,7 @@ def train_first_version(
         metrics=metrics.to_json(),
         lineage=lineage,
         extra=extra,
-        version=version,
+        reference=reference,
     )
     registry.set_production(model, manifest.version)
     return manifest
@@ -203,36 +188,20 @@ def register_version(
         label=label,
         classes=classes,
     )["model"]
+    reference_frame = _with_predictions(onnx_bytes, monitored, features, task, classes)
     files = {
         "model.onnx": onnx_bytes,
-        "reference.parquet": parquet_bytes(_with_predictions(onnx_bytes, monitored, features, task, classes)),
+        "reference.parquet": parquet_bytes(reference_frame),
         "holdout.parquet": holdout_bytes,
     }
     if weights is not None:
         files["weights.safetensors"] = weights
     lineage = {"source": "register_version", "data_windows": {"reference": time_range(monitored)}}
-    version = registry.next_version(model)
-    reference_frame = read_parquet_bytes(files["reference.parquet"])
-    files.update(
-        card_bytes(
-            model=model,
-            version=version,
-            parent=parent,
-            task=task,
-            features=features,
-            label=label,
-            classes=classes,
-            metrics=metrics.to_json(),
-            lineage=lineage,
-            files=files,
-            extra={},
-            reference=reference_frame,
-            onnx_bytes=files["model.onnx"],
-        )
-    )
-    manifest = registry.add_version(
+    manifest = add_version_with_card(
+        registry,
         model,
         files,
+        version=registry.next_version(model),
         parent=parent,
         task=task,
         features=features,
@@ -240,7 +209,8 @@ def register_version(
         classes=classes,
         metrics=metrics.to_json(),
         lineage=lineage,
-        version=version,
+        extra={},
+        reference=reference_frame,
     )
     if production is None:
         registry.set_production(model, manifest.version)

@@ -43,6 +43,10 @@ class Report:
         if note:
             row.notes.append(note)
 
+    def record_trial(self, scenario: str, problems: list[str], *, lost: int = 0, note: str = "") -> None:
+        """One trial with one fault: it passed when it found no problems."""
+        self.record(scenario, trials=1, faults=1, passes=0 if problems else 1, lost=lost, note=note)
+
     def table(self) -> str:
         head = f"{'scenario':44} {'trials':>7} {'faults':>7} {'passes':>7} {'lost':>5}"
         lines = [head, "-" * len(head)]

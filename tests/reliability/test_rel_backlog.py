@@ -102,11 +102,9 @@ def test_a_long_pause_collapses_missed_checks_and_checks_resume(tmp_path: Path, 
         finally:
             store.close()
             assert daemon.stop(30) == 0, daemon.text()[-2000:]
-    report.record(
+    report.record_trial(
         "scheduler backlog (pause past misfire grace)",
-        trials=1,
-        faults=1,
-        passes=0 if problems else 1,
+        problems,
         note=f"paused {PAUSE:g}s with checks every {EVERY:g}s; {coalesced:g} late runs folded",
     )
     assert not problems, problems

@@ -142,11 +142,9 @@ def test_disk_full_fails_the_job_and_production_is_untouched(template: Path, tmp
             finally:
                 store.close()
                 assert daemon.stop(30) == 0, daemon.text()[-2000:]
-    report.record(
+    report.record_trial(
         "disk full / read-only state dir during a job",
-        trials=1,
-        faults=1,
-        passes=0 if problems else 1,
+        problems,
         note="disk full: registry on a tmpfs sized for v1 only (real ENOSPC)",
     )
     assert not problems, problems
@@ -189,11 +187,9 @@ def test_read_only_state_dir_fails_the_job_and_production_is_untouched(
         finally:
             store.close()
             assert daemon.stop(30) == 0, daemon.text()[-2000:]
-    report.record(
+    report.record_trial(
         "disk full / read-only state dir during a job",
-        trials=1,
-        faults=1,
-        passes=0 if problems else 1,
+        problems,
         note=f"read-only {read_only} dir: bind-mounted ro in the worker's mount namespace (real EROFS)",
     )
     assert not problems, problems
@@ -250,11 +246,9 @@ def test_a_locked_state_database_delays_but_loses_nothing(trained: Path, tmp_pat
         finally:
             store.close()
             assert daemon.stop(30) == 0, daemon.text()[-2000:]
-    report.record(
+    report.record_trial(
         "unnamed faults: state database locked 15 s",
-        trials=1,
-        faults=1,
-        passes=0 if problems else 1,
+        problems,
         lost=sum("promoted" in p or "job" in p for p in problems),
         note="BEGIN EXCLUSIVE held by another process while a job ran",
     )

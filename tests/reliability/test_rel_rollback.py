@@ -169,11 +169,9 @@ def test_a_worse_promoted_version_is_rolled_back_once(tmp_path: Path, report) ->
         store.close()
         assert daemon.stop(30) == 0, daemon.text()[-2000:]
         server.stop()
-    report.record(
+    report.record_trial(
         "regression after promotion: auto rollback",
-        trials=1,
-        faults=1,
-        passes=0 if problems else 1,
+        problems,
         lost=len(traffic.errors),
         note=f"rolled back {took:.1f}s after the promotion (watch {WATCH_PERIOD:g}s); second rollback a no-op",
     )

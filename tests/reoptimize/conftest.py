@@ -15,6 +15,27 @@ from tests.support.reopt_steps import CANCER_FEATURES, CANCER_RECIPE
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
+
+def _trained_root(
+    factory: pytest.TempPathFactory, model: str, recipe: dict, rows: pd.DataFrame, features: tuple[str, ...]
+) -> Path:
+    """A registry (trained once per session) whose ``model`` has version 1, trained on ``rows``."""
+    from reoptimize.registry import FileRegistry
+    from reoptimize.versions import train_first_version
+
+    root = factory.mktemp(f"{model}-registry")
+    train_first_version(FileRegistry(root), model, recipe, rows, features, "label")
+    return root
+
+
+def _private_copy(root: Path, dest: Path):  # noqa: ANN202 - a FileRegistry
+    """A copy of a session registry, so a test may add versions."""
+    from reoptimize.registry import FileRegistry
+
+    shutil.copytree(root, dest)
+    return FileRegistry(dest)
+
+
 FEATURES = tuple(f"px{i}" for i in range(64))
 RECIPE = {
     "factory": "reoptimize.recipes.mlp:mlp",
@@ -65,22 +86,13 @@ def digits() -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def champion_root(tmp_path_factory: pytest.TempPathFactory, digits: pd.DataFrame) -> Path:
     """A registry whose model ``digits`` has version 1, trained on the first 1000 clean digits."""
-    from reoptimize.registry import FileRegistry
-    from reoptimize.versions import train_first_version
-
-    root = tmp_path_factory.mktemp("champion-registry")
-    train_first_version(FileRegistry(root), "digits", RECIPE, digits.iloc[:1000], FEATURES, "label")
-    return root
+    return _trained_root(tmp_path_factory, "digits", RECIPE, digits.iloc[:1000], FEATURES)
 
 
 @pytest.fixture
 def champion_registry(champion_root: Path, tmp_path: Path):
     """A private copy of the champion registry, so a test may add versions."""
-    from reoptimize.registry import FileRegistry
-
-    root = tmp_path / "registry"
-    shutil.copytree(champion_root, root)
-    return FileRegistry(root)
+    return _private_copy(champion_root, tmp_path / "registry")
 
 
 WIDE_RECIPE = {
@@ -101,21 +113,12 @@ def wide_recipe() -> dict:
 @pytest.fixture(scope="session")
 def wide_root(tmp_path_factory: pytest.TempPathFactory, digits: pd.DataFrame) -> Path:
     """A registry whose model ``wide`` (64-256-256-10) has version 1, trained on 1200 digits."""
-    from reoptimize.registry import FileRegistry
-    from reoptimize.versions import train_first_version
-
-    root = tmp_path_factory.mktemp("wide-registry")
-    train_first_version(FileRegistry(root), "wide", WIDE_RECIPE, digits.iloc[:1200], FEATURES, "label")
-    return root
+    return _trained_root(tmp_path_factory, "wide", WIDE_RECIPE, digits.iloc[:1200], FEATURES)
 
 
 @pytest.fixture
 def wide_registry(wide_root: Path, tmp_path: Path):
-    from reoptimize.registry import FileRegistry
-
-    root = tmp_path / "wide-registry"
-    shutil.copytree(wide_root, root)
-    return FileRegistry(root)
+    return _private_copy(wide_root, tmp_path / "wide-registry")
 
 
 @pytest.fixture(scope="session")
@@ -131,20 +134,9 @@ def cancer() -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def cancer_root(tmp_path_factory: pytest.TempPathFactory, cancer: pd.DataFrame) -> Path:
-    from reoptimize.registry import FileRegistry
-    from reoptimize.versions import train_first_version
-
-    root = tmp_path_factory.mktemp("cancer-registry")
-    train_first_version(
-        FileRegistry(root), "cancer", CANCER_RECIPE, cancer.iloc[:450], CANCER_FEATURES, "label"
-    )
-    return root
+    return _trained_root(tmp_path_factory, "cancer", CANCER_RECIPE, cancer.iloc[:450], CANCER_FEATURES)
 
 
 @pytest.fixture
 def cancer_registry(cancer_root: Path, tmp_path: Path):
-    from reoptimize.registry import FileRegistry
-
-    root = tmp_path / "cancer-registry"
-    shutil.copytree(cancer_root, root)
-    return FileRegistry(root)
+    return _private_copy(cancer_root, tmp_path / "cancer-registry")

@@ -9,10 +9,8 @@ import pandas as pd
 import pytest
 
 from reoptimize.distill import soft_targets, student_widths
-from reoptimize.evaluate import evaluate
-from reoptimize.reference import read_parquet_bytes
 from reoptimize.steps.distill_step import DistillStep
-from tests.support.reopt_steps import step_input
+from tests.support.reopt_steps import measure_on_holdout, step_input
 
 DIGITS = tuple(f"px{i}" for i in range(64))
 
@@ -28,17 +26,12 @@ def test_a_student_a_quarter_the_width_keeps_most_of_the_accuracy(wide_registry,
     assert info["transfer_rows"] == {"labelled": len(inp.train), "unlabelled": 300}
     assert info["val_agreement_with_teacher"] > 0.9
     assert info["export"]["max_abs_diff"] <= info["export"]["tolerance"]
-    holdout = read_parquet_bytes(wide_registry.read_bytes("wide", "1", "holdout.parquet"))
-    measured = evaluate(
+    measured = measure_on_holdout(
+        wide_registry,
+        "wide",
         {"teacher": inp.current.onnx_bytes, "student": out.candidate.onnx_bytes},
-        holdout,
-        None,
-        None,
-        task="classification",
-        features=DIGITS,
-        label="label",
-        classes=tuple(range(10)),
-        latency_runs=200,
+        DIGITS,
+        range(10),
     )
     assert measured["student"].holdout_accuracy >= measured["teacher"].holdout_accuracy - 0.04
     assert measured["student"].model_size_bytes < measured["teacher"].model_size_bytes / 6

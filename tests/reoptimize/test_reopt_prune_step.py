@@ -6,17 +6,17 @@ import numpy as np
 import onnx
 import pytest
 
-from reoptimize.evaluate import evaluate
-from reoptimize.reference import read_parquet_bytes
 from reoptimize.steps.base import StepError
 from reoptimize.steps.prune_step import PruneStep
-from tests.support.reopt_steps import CANCER_FEATURES, CANCER_RECIPE, champion_of, step_input
+from tests.support.reopt_steps import (
+    CANCER_FEATURES,
+    CANCER_RECIPE,
+    champion_of,
+    measure_on_holdout,
+    step_input,
+)
 
 DIGITS = tuple(f"px{i}" for i in range(64))
-
-
-def _holdout(registry, model):
-    return read_parquet_bytes(registry.read_bytes(model, "1", "holdout.parquet"))
 
 
 def _gemm_shapes(onnx_bytes: bytes) -> list[tuple[int, ...]]:
@@ -38,16 +38,12 @@ def test_structured_pruning_removes_neurons_and_the_graph_gets_smaller_and_faste
     assert info["size_ratio"] < 0.15 and info["speedup_batch"] > 1.5
     assert out.veto is None and not info.get("not_faster")
     assert info["fine_tune_epochs"] >= 1 and any(e.get("stage") == "fine_tune" for e in events)
-    measured = evaluate(
+    measured = measure_on_holdout(
+        wide_registry,
+        "wide",
         {"champion": inp.current.onnx_bytes, "pruned": out.candidate.onnx_bytes},
-        _holdout(wide_registry, "wide"),
-        None,
-        None,
-        task="classification",
-        features=DIGITS,
-        label="label",
-        classes=tuple(range(10)),
-        latency_runs=200,
+        DIGITS,
+        range(10),
     )
     assert measured["pruned"].holdout_accuracy >= measured["champion"].holdout_accuracy - 0.03
     assert measured["pruned"].batch_latency_seconds < measured["champion"].batch_latency_seconds
@@ -90,15 +86,12 @@ def test_structured_pruning_of_a_tabular_model(cancer_registry):
     inp = step_input(cancer_registry, "cancer", CANCER_RECIPE, CANCER_FEATURES, {"amount": 0.5})
     out = PruneStep().run(inp)
     assert out.info["hidden_after"] == [64, 64]
-    measured = evaluate(
+    measured = measure_on_holdout(
+        cancer_registry,
+        "cancer",
         {"champion": inp.current.onnx_bytes, "pruned": out.candidate.onnx_bytes},
-        _holdout(cancer_registry, "cancer"),
-        None,
-        None,
-        task="classification",
-        features=CANCER_FEATURES,
-        label="label",
-        classes=(0, 1),
+        CANCER_FEATURES,
+        (0, 1),
         latency_runs=100,
     )
     assert measured["pruned"].holdout_accuracy >= measured["champion"].holdout_accuracy - 0.05

@@ -59,3 +59,22 @@ def step_input(registry, model: str, recipe: dict, features, params=None, traffi
         traffic=traffic,
     )
     return StepInput(**{**base, **changes})
+
+
+def measure_on_holdout(registry, model: str, models: dict, features, classes, latency_runs: int = 200):
+    """``evaluate`` of the named ONNX models on version 1's fixed holdout, as a job measures them."""
+    from reoptimize.evaluate import evaluate
+    from reoptimize.reference import read_parquet_bytes
+
+    holdout = read_parquet_bytes(registry.read_bytes(model, "1", "holdout.parquet"))
+    return evaluate(
+        models,
+        holdout,
+        None,
+        None,
+        task="classification",
+        features=features,
+        label="label",
+        classes=tuple(classes),
+        latency_runs=latency_runs,
+    )
