@@ -36,14 +36,14 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
-from reoptimize.evaluate import evaluate  # noqa: E402
-from reoptimize.job import JobData, JobSpec, run_job  # noqa: E402
-from reoptimize.quantize import quantize_dynamic_bytes  # noqa: E402
-from reoptimize.recipe import RecipeSpec  # noqa: E402
-from reoptimize.reference import read_parquet_bytes  # noqa: E402
-from reoptimize.registry import FileRegistry  # noqa: E402
-from reoptimize.steps.base import Candidate, StepInput  # noqa: E402
-from reoptimize.versions import train_first_version  # noqa: E402
+from reoptimize.gate.evaluation import evaluate  # noqa: E402
+from reoptimize.job.first_versions import train_first_version  # noqa: E402
+from reoptimize.job.runner import JobData, JobSpec, run_job  # noqa: E402
+from reoptimize.onnx.quantize import quantize_dynamic_bytes  # noqa: E402
+from reoptimize.registry.file_registry import FileRegistry  # noqa: E402
+from reoptimize.steps.step import Candidate, StepInput  # noqa: E402
+from reoptimize.train.recipe import RecipeSpec  # noqa: E402
+from reoptimize.train.reference_frames import read_parquet_bytes  # noqa: E402
 
 VARIANTS = ("fp32", "dynamic int8", "static int8", "structured-pruned", "distilled", "auto")
 GOAL_THROUGHPUT, GOAL_DROP_PT = 1.3, 0.5
@@ -90,7 +90,7 @@ def build_variants(
     registry: FileRegistry, name: str, frame: pd.DataFrame, features, recipe
 ) -> dict[str, bytes]:
     """The champion and every variant, as ONNX bytes, built by the job's own steps."""
-    from reoptimize.pipelines import load_step
+    from reoptimize.steps.catalog import load_step
 
     n_train = int(len(frame) * 0.75)
     train_first_version(registry, name, recipe, frame.iloc[:n_train], features, "label")

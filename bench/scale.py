@@ -3,7 +3,7 @@
 N models, each with 20 numeric features, a reference of 2000 rows and a prediction log that
 receives ``--rows-per-minute`` rows a minute; each is checked once a minute over a
 ``--window`` (default 5 minutes, so 5000-row windows). The daemon is the real one
-(``monitor.daemon.Daemon``: checker, reference profiles, exporter, state store, rules, HTTP API)
+(``monitor.daemon.service.Daemon``: checker, reference profiles, exporter, state store, rules, HTTP API)
 in a process of its own, checking on four threads as its scheduler does; its clock is driven
 minute by minute while this process appends each minute's rows to the logs (float32 values, as
 a server logs what its float32 model received) and serves every model's ``/metrics`` on
@@ -70,8 +70,8 @@ class Fleet:
     def __init__(self, root: Path, models: int, rows_per_minute: int, window: float, seed: int = 0):
         import pandas as pd
 
-        from reoptimize.registry import FileRegistry
-        from reoptimize.versions import register_version
+        from reoptimize.job.first_versions import register_version
+        from reoptimize.registry.file_registry import FileRegistry
 
         self.root, self.rows_per_minute, self.window = root, rows_per_minute, window
         self.rng = np.random.default_rng(seed)
@@ -94,7 +94,7 @@ class Fleet:
 
     def append_minute(self, end: float) -> None:
         """Write every model's rows for the minute that ends at ``end``."""
-        from serving.prediction_log import log_file_name
+        from serving.prediction_log_writer import log_file_name
 
         n = self.rows_per_minute
         stamps = end - 60 + (np.arange(n) + 1) * (60.0 / n)
@@ -188,7 +188,7 @@ def write_config(fleet: Fleet, metrics_port: int, api_port: int, window: float) 
 def daemon_main(config_path: str) -> None:
     """Run in the daemon process: wait for a check time on stdin, check every model, report CPU."""
     from monitor.config import load_config
-    from monitor.daemon import Daemon
+    from monitor.daemon.service import Daemon
 
     clock = {"now": T0}
     config = load_config(config_path)
@@ -271,8 +271,8 @@ print(json.dumps({"import_cpu": t1 - t0, "run_cpu": time.process_time() - t1, "r
 def evidently_baseline(fleet: Fleet, name: str, now: float) -> dict:
     import pandas as pd
 
-    from monitor.sources.prediction_log import PredictionLogReader
-    from reoptimize.registry import FileRegistry
+    from monitor.sources.prediction_log_reader import PredictionLogReader
+    from reoptimize.registry.file_registry import FileRegistry
 
     reader = PredictionLogReader(fleet.root / "logs" / name, name, FEATURES)
     window = reader.window(now - fleet.window, now)

@@ -285,7 +285,7 @@ class WatchConfig(_Model):
     """The post-promotion watch: live metrics of the new version against the previous one's.
 
     For ``period`` after a promotion, once ``min_checks`` checks of the new version exist, a
-    regression (see ``reoptimize.watch``) rolls the model back automatically.
+    regression (see ``reoptimize.gate.live_regression``) rolls the model back automatically.
     """
 
     period: Duration = Field(600.0, ge=0)

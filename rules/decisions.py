@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from rules.durations import format_duration
-from rules.guards.base import GuardOutcome, human
-from rules.schema import Rule
+from rules.guards.guard import GuardOutcome, human
+from rules.rule_schema import Rule
 from rules.state_machine import RuleState, Transition
 
 DecisionKind = Literal[

@@ -17,7 +17,7 @@ from typing import Literal
 from rules.decisions import Decision, transition_decision
 from rules.loader import RuleSet
 from rules.proposal import Proposal
-from rules.schema import Rule
+from rules.rule_schema import Rule
 from rules.state_machine import RuleState, Transition, step
 
 

@@ -16,8 +16,8 @@ import yaml
 from pydantic import ValidationError
 
 from rules.problems import RuleError, RuleProblem, describe_rule_errors
+from rules.rule_schema import Rule
 from rules.ruleset import RuleSet
-from rules.schema import Rule
 
 __all__ = [
     "RuleError",

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from rules.expression import ExpressionError
-from rules.schema import FieldProblem, Rule
+from rules.rule_schema import FieldProblem, Rule
 
 _RULE_FIELDS = tuple(
     (info.alias or name) for name, info in Rule.model_fields.items()

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from rules.schema import Action
+from rules.rule_schema import Action
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from rules.schema import Rule
+from rules.rule_schema import Rule
 
 
 @dataclass(frozen=True)

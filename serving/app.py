@@ -33,7 +33,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry
 from starlette.concurrency import run_in_threadpool
 
-from reoptimize.registry import FileRegistry, check_name
+from reoptimize.registry.file_registry import FileRegistry, check_name
 from serving.instrument import RequestTimer, ServerInstrumentation
 from serving.model_slot import LoadedModel, ModelLoadError, ModelSlot
 from serving.predict_request import BadRequest, header_request_id, parse_predict_body

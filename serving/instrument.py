@@ -46,7 +46,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from serving.prediction_log import PredictionEntry, PredictionLogWriter
+from serving.prediction_log_writer import PredictionEntry, PredictionLogWriter
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 ERROR_KINDS = ("bad_request", "model_error", "not_ready", "log_error", "internal")

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reoptimize.onnx_model import OnnxModel, OnnxModelError
-from reoptimize.registry import FileRegistry, RegistryError
+from reoptimize.onnx.onnx_model import OnnxModel, OnnxModelError
+from reoptimize.registry.file_registry import FileRegistry, RegistryError
 
 
 class ModelLoadError(Exception):

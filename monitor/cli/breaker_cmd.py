@@ -47,8 +47,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """Show whether each model's breaker is open and how many jobs failed in a row."""
-        from monitor.evaluation import guard_settings
-        from monitor.guard_context import StoreGuardContext
+        from monitor.decide.guard_context import StoreGuardContext
+        from monitor.decide.rule_runner import guard_settings
         from rules.guards import CircuitBreakerGuard
 
         cfg = config_or_exit(config)
@@ -88,7 +88,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """Close MODEL's circuit breaker: earlier failed jobs stop counting. Recorded in the decision log."""
-        from monitor.guard_context import StoreGuardContext
+        from monitor.decide.guard_context import StoreGuardContext
         from rules.decisions import breaker_reset_decision
 
         cfg = config_or_exit(config)

@@ -11,7 +11,7 @@ import typer
 
 from monitor.cli.common import ConfigOption, config_or_exit, fail, print_json
 from monitor.config import Config, ModelConfig
-from reoptimize.registry import FileRegistry, RegistryError
+from reoptimize.registry.file_registry import FileRegistry, RegistryError
 
 
 def _model(config: Config, name: str) -> ModelConfig:
@@ -32,7 +32,7 @@ def _features(model: ModelConfig, frame, label: str) -> tuple[str, ...]:  # noqa
 
 def _move_production(config_path: Path, name: str, act: Callable[[Any], Any]) -> Any:
     """Run ``act(promoter)`` for a model of the config; a refusal exits 1 with its reason."""
-    from monitor.promotion import Promoter, PromotionError
+    from monitor.promote.promoter import Promoter, PromotionError
     from monitor.state.store import StateStore
 
     cfg = config_or_exit(config_path)
@@ -89,9 +89,9 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """Import an existing ONNX model as a new version, with its reference data."""
-        from reoptimize.data import DataError, load_table
-        from reoptimize.onnx_model import OnnxModelError
-        from reoptimize.versions import register_version
+        from reoptimize.job.first_versions import register_version
+        from reoptimize.onnx.onnx_model import OnnxModelError
+        from reoptimize.train.tables import DataError, load_table
 
         cfg = config_or_exit(config)
         model = _model(cfg, name)
@@ -138,9 +138,9 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """Train a first version from the model's recipe and make it production if none is."""
-        from reoptimize.data import DataError, load_table
-        from reoptimize.export import ExportError
-        from reoptimize.versions import train_first_version
+        from reoptimize.job.first_versions import train_first_version
+        from reoptimize.train.export import ExportError
+        from reoptimize.train.tables import DataError, load_table
 
         cfg = config_or_exit(config)
         model = _model(cfg, name)

@@ -104,9 +104,9 @@ def register(app: typer.Typer) -> None:
         """Replay DATA to a model server, optionally injecting drift and delivering labels late."""
         import requests
 
-        from monitor.replay import ReplayPlan, ReplayProgress, load_replay_data, run_replay
-        from monitor.replay_drift import DriftSpec
-        from monitor.replay_labels import FileLabelSink, HttpLabelSink
+        from monitor.replay.drift_injection import DriftSpec
+        from monitor.replay.label_delivery import FileLabelSink, HttpLabelSink
+        from monitor.replay.runner import ReplayPlan, ReplayProgress, load_replay_data, run_replay
 
         if (drift is None) != (drift_at is None):
             raise typer.BadParameter("--drift and --drift-at go together", param_hint="--drift")

@@ -17,8 +17,8 @@ def register(app: typer.Typer) -> None:
         log_level: str = typer.Option("INFO", "--log-level"),
     ) -> None:
         """Run the daemon: scheduled checks, rules, jobs and the HTTP API, until SIGTERM."""
-        from monitor.daemon import Daemon
-        from monitor.evaluation import RulesLoadError
+        from monitor.daemon.service import Daemon
+        from monitor.decide.rule_runner import RulesLoadError
         from monitor.logs import setup_logging
         from monitor.state.store import StateError
 

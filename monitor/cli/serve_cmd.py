@@ -39,7 +39,7 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Serve the registry's production version of MODEL with ONNX Runtime."""
-        from reoptimize.registry import RegistryError, check_name
+        from reoptimize.registry.file_registry import RegistryError, check_name
         from serving.server import serve
 
         try:

@@ -100,7 +100,7 @@ def register(app: typer.Typer) -> None:
         """Copy the store (and every model's production pointer) to FILE; safe while the daemon runs."""
         from monitor.state.backup import backup
         from monitor.state.store import StateError
-        from reoptimize.registry import FileRegistry
+        from reoptimize.registry.file_registry import FileRegistry
 
         cfg = config_or_exit(config)
         try:
@@ -127,7 +127,7 @@ def register(app: typer.Typer) -> None:
         from monitor.state.backup import restore
         from monitor.state.daemon_lock import StoreLockedError
         from monitor.state.store import StateError
-        from reoptimize.registry import FileRegistry
+        from reoptimize.registry.file_registry import FileRegistry
 
         cfg = config_or_exit(config)
         try:

@@ -23,10 +23,10 @@ EXIT_UNHEALTHY = 3
 
 
 def _local(cfg: Config) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    from monitor.operator_view import local_summary
+    from monitor.cli.operator_view import local_summary
     from monitor.state.daemon_lock import holder
     from monitor.state.store import StateError, StateStore
-    from reoptimize.registry import FileRegistry
+    from reoptimize.registry.file_registry import FileRegistry
 
     try:
         store = StateStore.open(cfg.state)
@@ -70,7 +70,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print the status as JSON."),
     ) -> None:
         """Models with their versions, health, firing rules and running jobs. Exit 3 if any is unhealthy."""
-        from monitor.operator_view import HEALTHY, statuses
+        from monitor.cli.operator_view import HEALTHY, statuses
 
         if api:
             cfg = config_or_exit(config) if config.exists() else Config()
@@ -90,7 +90,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _print(daemon: dict[str, Any], models: list, now: float) -> None:  # noqa: ANN001
-    from monitor.operator_view import age
+    from monitor.cli.operator_view import age
 
     if "holder" in daemon:
         print(f"daemon: {'running, ' + daemon['holder'] if daemon['running'] else 'not running'}")

@@ -15,14 +15,14 @@ from rich.live import Live
 from rich.table import Table
 
 from monitor.demo import artefacts
-from monitor.demo.data import FEATURES, LABEL, prepare
+from monitor.demo.demo_data import FEATURES, LABEL, prepare
+from monitor.demo.follow import DaemonWatch, render
 from monitor.demo.setup import MODEL, DemoSetup, write_setup
 from monitor.demo.stack import Process, cli, free_port, wait_http
-from monitor.demo.watch import DaemonWatch, render
-from monitor.replay import ReplayPlan, load_replay_data, run_replay
-from monitor.replay_drift import DriftSpec
-from monitor.replay_labels import HttpLabelSink
-from monitor.replay_stats import ReplayProgress
+from monitor.replay.drift_injection import DriftSpec
+from monitor.replay.label_delivery import HttpLabelSink
+from monitor.replay.progress import ReplayProgress
+from monitor.replay.runner import ReplayPlan, load_replay_data, run_replay
 
 RECOVERY_ROWS = 100  # labelled answers of the new version to measure its accuracy on
 MIN_RECOVERY_ROWS = 30  # enough when the traffic data runs out first (a slow or busy machine)
@@ -39,8 +39,8 @@ def train_v1(setup: DemoSetup, console: Console) -> str:
     import pandas as pd
 
     from monitor.config import load_config
-    from reoptimize.registry import FileRegistry
-    from reoptimize.versions import train_first_version
+    from reoptimize.job.first_versions import train_first_version
+    from reoptimize.registry.file_registry import FileRegistry
 
     config = load_config(setup.config_path)
     recipe = config.model(MODEL).recipe

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from monitor.demo.data import FEATURES, LABEL
+from monitor.demo.demo_data import FEATURES, LABEL
 
 MODEL = "digits"
 

@@ -24,8 +24,8 @@ from urllib.parse import urlparse
 import requests
 
 from monitor.config import QUERY_NAMES, ModelConfig, PrometheusConfig
-from monitor.sources.base import ServingSignals, cost_per_1k
 from monitor.sources.metric_names import join_matchers, resolve
+from monitor.sources.serving_source import ServingSignals, cost_per_1k
 
 _QUANTILE = "histogram_quantile({q}, sum by (le) (rate(${{histogram}}_bucket{{$match}}[$window])))"
 TEMPLATES: dict[str, str] = {

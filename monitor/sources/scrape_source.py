@@ -14,9 +14,9 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.config import ModelConfig
-from monitor.sources.base import ServingSignals, cost_per_1k
 from monitor.sources.histogram import histogram_quantile, increase
 from monitor.sources.metric_names import LabelMatchers, MetricNames, join_matchers, resolve
+from monitor.sources.serving_source import ServingSignals, cost_per_1k
 
 
 @dataclass(frozen=True)

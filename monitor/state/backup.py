@@ -27,7 +27,7 @@ from typing import Any
 from monitor.state import schema
 from monitor.state.daemon_lock import DaemonLock
 from monitor.state.store import StateError, StateStore
-from reoptimize.registry import FileRegistry, RegistryError, fsync_dir
+from reoptimize.registry.file_registry import FileRegistry, RegistryError, fsync_dir
 
 BACKUP_FORMAT = 1
 

@@ -1,4 +1,4 @@
-"""Labels posted to the API, keyed by (model, request_id); files are read by monitor.sources.labels."""
+"""Labels posted to the API, keyed by (model, request_id); files are read by monitor.sources.label_files."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ one transaction: migration ``N`` takes a store at version ``N - 1`` to version `
 
 To change the schema: edit ``schema.py`` (so fresh stores get the change), bump
 ``SCHEMA_VERSION``, and append a :class:`Migration` with that number whose statements make
-the same change to an existing store. ``tests/monitor/test_state_migrations.py`` opens a
+the same change to an existing store. ``tests/monitor/state/test_state_migrations.py`` opens a
 store written by every older version and checks that it ends up like a fresh one.
 """
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from reoptimize.executors.base import ExecutorError, Finished, check_job_id
+from reoptimize.executors.executor import ExecutorError, Finished, check_job_id
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Distill: the current model teaches a smaller MLP student (see :mod:`reoptimize.distill`).
+"""Distill: the current model teaches a smaller MLP student (see :mod:`reoptimize.train.distill`).
 
 ``with: {distill: {width: 0.5, depth: 1, temperature: 4, alpha: 0.7}}`` or an explicit
 ``hidden: [32]``. The transfer set is the training rows plus recent unlabelled traffic.
@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reoptimize.settings import check_number
-from reoptimize.steps.base import StepError, StepInput, StepOutput, step_params
+from reoptimize.steps.step import StepError, StepInput, StepOutput, step_params
+from reoptimize.train.settings import check_number
 
 DEFAULTS = {
     "hidden": None,
@@ -55,20 +55,20 @@ class DistillStep:
     def run(self, step_input: StepInput) -> StepOutput:
         import torch
 
-        from reoptimize.data import validate_training_frame
-        from reoptimize.distill import (
+        from reoptimize.onnx.onnx_model import OnnxModel
+        from reoptimize.steps.torch_candidate import export_candidate
+        from reoptimize.train.distill import (
             UNLABELLED,
             kd_classification_loss,
             kd_regression_loss,
             soft_targets,
             student_widths,
         )
-        from reoptimize.finetune import task_loss
-        from reoptimize.fit import fit_module
-        from reoptimize.onnx_model import OnnxModel
-        from reoptimize.recipe import build_module
-        from reoptimize.torch_model import export_candidate
-        from reoptimize.train import TrainedModel, encode_labels, split_validation
+        from reoptimize.train.finetune import task_loss
+        from reoptimize.train.fit import fit_module
+        from reoptimize.train.recipe import build_module
+        from reoptimize.train.tables import validate_training_frame
+        from reoptimize.train.trainer import TrainedModel, encode_labels, split_validation
 
         inp, current = step_input, step_input.current
         p = read_params(dict(inp.params))

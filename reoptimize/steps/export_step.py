@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from reoptimize.settings import check_number
-from reoptimize.steps.base import StepInput, StepOutput, step_params
+from reoptimize.steps.step import StepInput, StepOutput, step_params
+from reoptimize.train.settings import check_number
 
 DEFAULTS = {"tolerance": 1e-4, "opset": 17}
 
@@ -32,8 +32,8 @@ class ExportStep:
     name = "export"
 
     def run(self, step_input: StepInput) -> StepOutput:
-        from reoptimize.export import export_onnx
-        from reoptimize.torch_model import export_sample, trained_of
+        from reoptimize.steps.torch_candidate import export_sample, trained_of
+        from reoptimize.train.export import export_onnx
 
         inp = step_input
         p = read_params(dict(inp.params))

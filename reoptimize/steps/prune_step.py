@@ -6,8 +6,8 @@ fraction of the recipe's).
 
 * ``structured`` (default) removes the least important ``amount`` of every hidden layer's
   units of an MLP and rebuilds smaller ``Linear`` layers, so the ONNX graph is smaller and
-  faster (see :mod:`reoptimize.prune_structured`);
-* ``unstructured`` zeroes the ``amount`` smallest weights (see :mod:`reoptimize.prune_unstructured`).
+  faster (see :mod:`reoptimize.steps.prune_structured`);
+* ``unstructured`` zeroes the ``amount`` smallest weights (see :mod:`reoptimize.steps.prune_unstructured`).
 
 Both fine-tune on the training rows afterwards. The step then times the pruned graph against
 its input; when batch throughput did not improve by ``min_speedup`` it vetoes the candidate
@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from reoptimize.settings import check_number
-from reoptimize.steps.base import StepError, StepInput, StepOutput, step_params
+from reoptimize.steps.step import StepError, StepInput, StepOutput, step_params
+from reoptimize.train.settings import check_number
 
 DEFAULTS = {
     "method": "structured",
@@ -56,12 +56,12 @@ class PruneStep:
     name = "prune"
 
     def run(self, step_input: StepInput) -> StepOutput:
-        from reoptimize.data import validate_training_frame
-        from reoptimize.finetune import fine_tune
-        from reoptimize.prune_structured import MLP_FACTORY, prune_mlp
-        from reoptimize.prune_unstructured import bake, mask_smallest, sparsity
-        from reoptimize.timing import onnx_speedup
-        from reoptimize.torch_model import export_candidate, trained_of, with_module
+        from reoptimize.gate.timing import onnx_speedup
+        from reoptimize.steps.prune_structured import MLP_FACTORY, prune_mlp
+        from reoptimize.steps.prune_unstructured import bake, mask_smallest, sparsity
+        from reoptimize.steps.torch_candidate import export_candidate, trained_of, with_module
+        from reoptimize.train.finetune import fine_tune
+        from reoptimize.train.tables import validate_training_frame
 
         inp = step_input
         p = read_params(dict(inp.params))

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reoptimize.settings import check_number
-from reoptimize.steps.base import Candidate, StepError, StepInput, StepOutput, step_params
+from reoptimize.steps.step import Candidate, StepError, StepInput, StepOutput, step_params
+from reoptimize.train.settings import check_number
 
 DEFAULTS = {
     "mode": "static",
@@ -37,7 +37,7 @@ MIN_TRAFFIC_ROWS = 64
 
 
 def read_params(params: dict[str, Any]) -> dict[str, Any]:
-    from reoptimize.quantize import CALIBRATION_METHODS
+    from reoptimize.onnx.quantize import CALIBRATION_METHODS
 
     p = step_params(params, "quantize", DEFAULTS)
     if p["mode"] not in MODES:
@@ -68,8 +68,8 @@ class Scorer:
         self.candidate, self.x, self.y = candidate, x, y
 
     def score(self, onnx_bytes: bytes) -> float:
-        from reoptimize.data import to_scalar
-        from reoptimize.onnx_model import OnnxModel
+        from reoptimize.onnx.onnx_model import OnnxModel
+        from reoptimize.train.tables import to_scalar
 
         model = OnnxModel(onnx_bytes, task=self.candidate.task, classes=self.candidate.classes)
         predicted = model.run(self.x).labels
@@ -91,9 +91,9 @@ class QuantizeStep:
     name = "quantize"
 
     def run(self, step_input: StepInput) -> StepOutput:
-        from reoptimize.data import validate_training_frame
-        from reoptimize.graph_opt import fuse_standardization
-        from reoptimize.quantize import quantizable_nodes, quantize_dynamic_bytes, quantize_static_bytes
+        from reoptimize.onnx.graph_opt import fuse_standardization
+        from reoptimize.onnx.quantize import quantizable_nodes, quantize_dynamic_bytes, quantize_static_bytes
+        from reoptimize.train.tables import validate_training_frame
 
         inp = step_input
         p = read_params(dict(inp.params))

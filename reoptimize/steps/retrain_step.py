@@ -3,7 +3,7 @@
 ``with: {augment: auto, teacher_confidence: 0.95}``: ``augment`` is applied by the job to
 the training settings (``auto`` matches the drift seen). With ``teacher_confidence``, recent
 unlabelled traffic that the current model labels with at least that confidence joins the
-training rows (data distillation, see :mod:`reoptimize.pseudo_label`).
+training rows (data distillation, see :mod:`reoptimize.steps.pseudo_label`).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reoptimize.data import DataError, sorted_classes, validate_training_frame
-from reoptimize.settings import check_number
-from reoptimize.steps.base import StepInput, StepOutput, step_params
+from reoptimize.steps.step import StepInput, StepOutput, step_params
+from reoptimize.train.settings import check_number
+from reoptimize.train.tables import DataError, sorted_classes, validate_training_frame
 
 DEFAULTS = {"teacher_confidence": None}
 
@@ -39,8 +39,8 @@ class RetrainStep:
     name = "retrain"
 
     def run(self, step_input: StepInput) -> StepOutput:
-        from reoptimize.torch_model import export_candidate
-        from reoptimize.train import train_model
+        from reoptimize.steps.torch_candidate import export_candidate
+        from reoptimize.train.trainer import train_model
 
         inp = step_input
         p = read_params(dict(inp.params))
@@ -50,7 +50,7 @@ class RetrainStep:
         teacher: dict[str, Any] | None = None
         unlabelled = inp.unlabelled()
         if p["teacher_confidence"] is not None and unlabelled is not None:
-            from reoptimize.pseudo_label import teacher_labels
+            from reoptimize.steps.pseudo_label import teacher_labels
 
             extra, teacher = teacher_labels(
                 inp.current, unlabelled, inp.features, inp.label, float(p["teacher_confidence"])

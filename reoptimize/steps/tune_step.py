@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from reoptimize.settings import check_number
-from reoptimize.steps.base import StepError, StepInput, StepOutput, step_params
+from reoptimize.steps.step import StepError, StepInput, StepOutput, step_params
+from reoptimize.train.settings import check_number
 
 DEFAULTS = {
     "trials": 12,
@@ -55,9 +55,9 @@ class TuneStep:
     def run(self, step_input: StepInput) -> StepOutput:
         import optuna
 
-        from reoptimize.data import DataError, sorted_classes, validate_training_frame
-        from reoptimize.torch_model import export_candidate
-        from reoptimize.train import train_model
+        from reoptimize.steps.torch_candidate import export_candidate
+        from reoptimize.train.tables import DataError, sorted_classes, validate_training_frame
+        from reoptimize.train.trainer import train_model
 
         inp = step_input
         p = read_params(dict(inp.params))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rules.guards.base import GuardContext, GuardVerdict
+from rules.guards.guard import GuardContext, GuardVerdict
 from rules.proposal import Proposal
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rules.guards.base import Guard, GuardContext, GuardOutcome, GuardSettings, GuardVerdict
 from rules.guards.blast_radius import BlastRadiusGuard
 from rules.guards.budget import DailyBudgetGuard
 from rules.guards.circuit_breaker import CircuitBreakerGuard
 from rules.guards.concurrency import ConcurrencyGuard
 from rules.guards.cooldown import CooldownGuard
+from rules.guards.guard import Guard, GuardContext, GuardOutcome, GuardSettings, GuardVerdict
 from rules.guards.inhibition import InhibitionGuard
 from rules.proposal import Proposal
 

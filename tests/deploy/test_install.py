@@ -62,7 +62,9 @@ def test_install_into_a_temporary_root_then_upgrade_keeps_config_and_tokens(
     venv = root / PREFIX.lstrip("/") / "venv"
     assert (venv / "bin" / "python").exists() and os.access(venv / "bin" / "modelhealthd", os.X_OK)
     site = next((venv / "lib").glob("python3*/site-packages"))
-    assert (site / "monitor" / "daemon.py").exists() and (site / "monitor" / "lifecycle.py").exists()
+    assert (site / "monitor" / "daemon" / "service.py").exists() and (
+        site / "monitor" / "daemon" / "lifecycle.py"
+    ).exists()
     assert (site / "rules" / "default_rules.yaml").exists()  # package data travels with the wheel
 
     etc = root / "etc" / "modelhealthd"

@@ -31,8 +31,8 @@ import requests
 import yaml
 
 from monitor.demo.stack import Process, cli, free_port, wait_http
-from reoptimize.registry import FileRegistry
-from reoptimize.versions import register_version
+from reoptimize.job.first_versions import register_version
+from reoptimize.registry.file_registry import FileRegistry
 from tests.support.onnx_models import linear_classifier
 from tests.support.prometheus_process import AlertmanagerServer, PrometheusServer
 from tests.support.queries import (

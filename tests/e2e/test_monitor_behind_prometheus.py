@@ -24,9 +24,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from sklearn.metrics import f1_score
 
 from monitor.config import load_config
-from monitor.daemon import Daemon
+from monitor.daemon.service import Daemon
 from monitor.sources.histogram import histogram_quantile
-from reoptimize.registry import FileRegistry
+from reoptimize.registry.file_registry import FileRegistry
 from serving.app import create_app
 from serving.server import ServerThread
 from tests.support.prometheus import PrometheusProcess, free_port, require_prometheus

@@ -91,7 +91,7 @@ def test_every_pipeline_is_triggered_through_rules_and_gated(tmp_path: Path) -> 
         stop_all([daemon])
         log.close()
 
-    from reoptimize.registry import FileRegistry
+    from reoptimize.registry.file_registry import FileRegistry
 
     registry = FileRegistry(tmp_path / "state" / "registry")
     for name, (pipeline, _, steps) in MATRIX.items():

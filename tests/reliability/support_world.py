@@ -69,8 +69,8 @@ def table(rows: int = 600, seed: int = 3) -> pd.DataFrame:
 
 def train_template(folder: Path) -> Path:
     """A registry holding v1 of ``m`` (production), trained from generated data."""
-    from reoptimize.registry import FileRegistry
-    from reoptimize.versions import train_first_version
+    from reoptimize.job.first_versions import train_first_version
+    from reoptimize.registry.file_registry import FileRegistry
 
     registry = folder / "registry"
     train_first_version(FileRegistry(registry), MODEL, RECIPE, table(), FEATURES, LABEL)
@@ -136,8 +136,8 @@ class World:
 
         return StateStore.open(self.state_url)
 
-    def registry(self):  # noqa: ANN201 - reoptimize.registry.FileRegistry
-        from reoptimize.registry import FileRegistry
+    def registry(self):  # noqa: ANN201 - reoptimize.registry.file_registry.FileRegistry
+        from reoptimize.registry.file_registry import FileRegistry
 
         return FileRegistry(self.registry_dir)
 
@@ -250,7 +250,11 @@ def worker_pids(world: World, job_id: str) -> list[int]:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"monitor.worker" in argv and job_id.encode() in argv and str(world.config_path).encode() in argv:
+        if (
+            b"monitor.jobs.worker" in argv
+            and job_id.encode() in argv
+            and str(world.config_path).encode() in argv
+        ):
             pids.append(int(entry.name))
     return pids
 
@@ -289,8 +293,8 @@ def monotonic() -> float:
 
 def add_trained_version(registry_dir: Path, frame: pd.DataFrame, scratch: Path) -> str:
     """Train a model on ``frame`` elsewhere and add it to ``registry_dir`` as the next version of m."""
-    from reoptimize.registry import FileRegistry
-    from reoptimize.versions import train_first_version
+    from reoptimize.job.first_versions import train_first_version
+    from reoptimize.registry.file_registry import FileRegistry
 
     other = FileRegistry(scratch / "registry")
     train_first_version(other, MODEL, RECIPE, frame, FEATURES, LABEL)

@@ -167,7 +167,7 @@ def _names_it(message: str, path: Path, expected: str | None, actual: str | None
 
 
 def _point_production_at(world: World, version: str) -> None:
-    from reoptimize.registry import atomic_write
+    from reoptimize.registry.file_registry import atomic_write
 
     # Written directly, as an intruder or a bug would: set_production itself would refuse.
     atomic_write(world.registry_dir / MODEL / "production", f"{version}\n".encode())
@@ -175,7 +175,7 @@ def _point_production_at(world: World, version: str) -> None:
 
 def _daemon(world: World):  # noqa: ANN202
     from monitor.config import load_config
-    from monitor.daemon import Daemon
+    from monitor.daemon.service import Daemon
 
     return Daemon(load_config(world.config_path), world.config_path)
 
@@ -184,7 +184,7 @@ def _consumers(world: World) -> dict[str, Callable[[], str]]:
     """Each consumer tries to use v2 and returns its error message (failing if it accepted v2)."""
 
     def daemon_promote() -> str:
-        from monitor.promotion import PromotionError
+        from monitor.promote.promoter import PromotionError
 
         _point_production_at(world, "1")
         daemon = _daemon(world)
@@ -238,7 +238,7 @@ def _consumers(world: World) -> dict[str, Callable[[], str]]:
             cmd = [
                 sys.executable,
                 "-m",
-                "monitor.worker",
+                "monitor.jobs.worker",
                 "--config",
                 str(world.config_path),
                 "--job",

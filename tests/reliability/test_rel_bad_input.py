@@ -21,7 +21,7 @@ import yaml
 from typer.testing import CliRunner
 
 from monitor.cli import app as cli_app
-from monitor.reload import ReloadRefused, reload_daemon
+from monitor.daemon.reload import ReloadRefused, reload_daemon
 from tests.reliability.support_http import empty_server
 from tests.reliability.support_state import state_digest
 from tests.support.alerting import (
@@ -421,7 +421,7 @@ def test_bad_configs_and_rules_are_refused_by_validate_and_by_reload(daemon_setu
 
 def test_bad_prediction_log_lines_are_counted_and_named(daemon_setup, report) -> None:
     daemon, _, tmp_path, _ = daemon_setup
-    from serving.prediction_log import format_ts, log_file_name
+    from serving.prediction_log_writer import format_ts, log_file_name
 
     folder = tmp_path / "predictions" / "m"
     folder.mkdir(parents=True, exist_ok=True)

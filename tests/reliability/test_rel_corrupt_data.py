@@ -32,8 +32,8 @@ import pytest
 import requests
 import yaml
 
-from reoptimize.registry import FileRegistry
-from reoptimize.versions import train_first_version
+from reoptimize.job.first_versions import train_first_version
+from reoptimize.registry.file_registry import FileRegistry
 from tests.reliability.support_http import empty_server
 from tests.reliability.support_state import seed
 from tests.support.alerting import TOKEN, auth, free_port, start_daemon, wait_until
@@ -96,7 +96,7 @@ def corrupt(kind: str, rows: pd.DataFrame) -> tuple[list[dict], list]:
 
 def write_window(folder: Path, features: list[dict], now: float) -> list[str]:
     """A fresh prediction log holding these rows over the last minute; returns their request ids."""
-    from serving.prediction_log import format_ts, log_file_name
+    from serving.prediction_log_writer import format_ts, log_file_name
 
     for old in folder.glob("*.jsonl"):
         old.unlink()

@@ -100,7 +100,7 @@ def templates(tmp_path_factory):
     env = dict(os.environ, DO_NOT_TRACK="1")
     env.pop("MODELHEALTHD_FAILPOINTS", None)
     subprocess.run(
-        [sys.executable, "-m", "monitor.worker", "--config", str(finished.config_path), "--job", job.id],
+        [sys.executable, "-m", "monitor.jobs.worker", "--config", str(finished.config_path), "--job", job.id],
         env=env,
         check=True,
         capture_output=True,

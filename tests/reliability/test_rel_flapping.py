@@ -19,11 +19,11 @@ import pytest
 import yaml
 
 from monitor.config import parse_config
-from monitor.evaluation import RuleRunner
+from monitor.decide.rule_runner import RuleRunner
 from monitor.exporter import DaemonMetrics
 from monitor.measurements import Measurements
 from monitor.state.store import StateStore
-from reoptimize.registry import FileRegistry
+from reoptimize.registry.file_registry import FileRegistry
 from rules.loader import parse_rules
 from tests.reliability.support_state import env_int, seed
 

@@ -23,8 +23,8 @@ from typer.testing import CliRunner
 
 from monitor.cli import app as cli_app
 from monitor.config import parse_config
-from reoptimize.registry import FileRegistry, RegistryError
-from reoptimize.versions import register_version
+from reoptimize.job.first_versions import register_version
+from reoptimize.registry.file_registry import FileRegistry, RegistryError
 from serving.app import create_app as create_server_app
 from tests.reliability.support_http import empty_server
 from tests.reliability.support_state import state_digest

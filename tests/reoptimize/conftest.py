@@ -20,8 +20,8 @@ def _trained_root(
     factory: pytest.TempPathFactory, model: str, recipe: dict, rows: pd.DataFrame, features: tuple[str, ...]
 ) -> Path:
     """A registry (trained once per session) whose ``model`` has version 1, trained on ``rows``."""
-    from reoptimize.registry import FileRegistry
-    from reoptimize.versions import train_first_version
+    from reoptimize.job.first_versions import train_first_version
+    from reoptimize.registry.file_registry import FileRegistry
 
     root = factory.mktemp(f"{model}-registry")
     train_first_version(FileRegistry(root), model, recipe, rows, features, "label")
@@ -30,7 +30,7 @@ def _trained_root(
 
 def _private_copy(root: Path, dest: Path):  # noqa: ANN202 - a FileRegistry
     """A copy of a session registry, so a test may add versions."""
-    from reoptimize.registry import FileRegistry
+    from reoptimize.registry.file_registry import FileRegistry
 
     shutil.copytree(root, dest)
     return FileRegistry(dest)

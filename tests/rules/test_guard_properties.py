@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from rules.guards import GuardSettings, MemoryGuardContext, default_guards, run_guards
 from rules.proposal import Proposal
-from rules.schema import Action
+from rules.rule_schema import Action
 
 MODELS = ("a", "b", "c", "d")
 RULES = {"drift": 600.0, "slow": 0.0}  # rule -> cooldown seconds

@@ -18,7 +18,7 @@ from rules.guards import (
     run_guards,
 )
 from rules.proposal import Proposal
-from rules.schema import Action
+from rules.rule_schema import Action
 
 HOUR, DAY = 3600.0, 86400.0
 NOW = 10 * DAY

@@ -12,7 +12,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 from prometheus_client import CollectorRegistry
 
-from reoptimize.registry import FileRegistry
+from reoptimize.registry.file_registry import FileRegistry
 from serving.app import create_app
 from serving.server import ServerThread
 

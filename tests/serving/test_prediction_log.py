@@ -9,7 +9,7 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-from serving.prediction_log import PredictionEntry, PredictionLogWriter, format_ts, log_file_name
+from serving.prediction_log_writer import PredictionEntry, PredictionLogWriter, format_ts, log_file_name
 
 TS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 

@@ -130,7 +130,7 @@ def test_refused_requests_are_not_logged(server):
 
 
 def test_without_production_version_the_server_waits_for_a_reload(tmp_path: Path, make_classifier):
-    from reoptimize.registry import FileRegistry
+    from reoptimize.registry.file_registry import FileRegistry
 
     root = tmp_path / "empty-registry"
     metrics = CollectorRegistry()
@@ -173,7 +173,7 @@ def test_model_failure_is_a_500_counted_as_model_error(tmp_path: Path):
     """A model that runs on one row (the load check) but fails on two: Reshape to a fixed [1, 4]."""
     from onnx import TensorProto, helper, numpy_helper
 
-    from reoptimize.registry import FileRegistry
+    from reoptimize.registry.file_registry import FileRegistry
 
     graph = helper.make_graph(
         [
@@ -206,7 +206,7 @@ def test_model_failure_is_a_500_counted_as_model_error(tmp_path: Path):
 
 
 def test_a_failing_prediction_log_is_counted_but_the_answer_stands(registry_root: Path, tmp_path: Path):
-    from serving.prediction_log import log_file_name
+    from serving.prediction_log_writer import log_file_name
 
     now = 1_900_000_000.0
     predictions = tmp_path / "preds"

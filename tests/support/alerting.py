@@ -1,6 +1,6 @@
 """Helpers for alerting tests: a daemon on loopback with one registered model, and alert payloads.
 
-``start_daemon`` runs the real :class:`monitor.daemon.Daemon` in-process with its real HTTP API
+``start_daemon`` runs the real :class:`monitor.daemon.service.Daemon` in-process with its real HTTP API
 on a free loopback port. The model has no recipe unless one is given, so a job started for it
 fails fast in its worker process: enough to count jobs without training anything.
 """
@@ -18,9 +18,9 @@ import pandas as pd
 import yaml
 
 from monitor.config import load_config
-from monitor.daemon import Daemon
-from reoptimize.registry import FileRegistry
-from reoptimize.versions import register_version
+from monitor.daemon.service import Daemon
+from reoptimize.job.first_versions import register_version
+from reoptimize.registry.file_registry import FileRegistry
 from tests.support.onnx_models import linear_classifier
 
 TOKEN = "hook-test-token"

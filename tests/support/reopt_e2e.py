@@ -115,8 +115,8 @@ def model_entry(folder: Path, name: str, server_port: int, **extra: Any) -> dict
 
 
 def train_v1(folder: Path, name: str, frame: pd.DataFrame) -> None:
-    from reoptimize.registry import FileRegistry
-    from reoptimize.versions import train_first_version
+    from reoptimize.job.first_versions import train_first_version
+    from reoptimize.registry.file_registry import FileRegistry
 
     train_first_version(FileRegistry(folder / "state" / "registry"), name, RECIPE, frame, FEATURES, LABEL)
 

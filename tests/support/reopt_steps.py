@@ -15,7 +15,7 @@ CANCER_RECIPE = {
 
 def champion_of(registry, model: str):
     """The production version of ``model`` as the Candidate a job starts from."""
-    from reoptimize.steps.base import Candidate
+    from reoptimize.steps.step import Candidate
 
     version = registry.production(model)
     manifest = registry.verify(model, version)
@@ -35,7 +35,7 @@ def champion_of(registry, model: str):
 
 
 def reference_rows(registry, model: str) -> pd.DataFrame:
-    from reoptimize.reference import read_parquet_bytes
+    from reoptimize.train.reference_frames import read_parquet_bytes
 
     version = registry.production(model)
     return read_parquet_bytes(registry.read_bytes(model, version, "reference.parquet"))
@@ -43,8 +43,8 @@ def reference_rows(registry, model: str) -> pd.DataFrame:
 
 def step_input(registry, model: str, recipe: dict, features, params=None, traffic=None, **changes):
     """A StepInput as a job builds it: the champion, its reference rows as training rows."""
-    from reoptimize.recipe import RecipeSpec
-    from reoptimize.steps.base import StepInput
+    from reoptimize.steps.step import StepInput
+    from reoptimize.train.recipe import RecipeSpec
 
     spec = RecipeSpec.from_dict(recipe)
     train = reference_rows(registry, model)[[*features, "label"]]
@@ -63,8 +63,8 @@ def step_input(registry, model: str, recipe: dict, features, params=None, traffi
 
 def measure_on_holdout(registry, model: str, models: dict, features, classes, latency_runs: int = 200):
     """``evaluate`` of the named ONNX models on version 1's fixed holdout, as a job measures them."""
-    from reoptimize.evaluate import evaluate
-    from reoptimize.reference import read_parquet_bytes
+    from reoptimize.gate.evaluation import evaluate
+    from reoptimize.train.reference_frames import read_parquet_bytes
 
     holdout = read_parquet_bytes(registry.read_bytes(model, "1", "holdout.parquet"))
     return evaluate(

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from reoptimize.onnx_model import OnnxModel
-from reoptimize.registry import FileRegistry, Manifest
-from reoptimize.versions import register_version
-from serving.prediction_log import PredictionEntry, PredictionLogWriter
+from reoptimize.job.first_versions import register_version
+from reoptimize.onnx.onnx_model import OnnxModel
+from reoptimize.registry.file_registry import FileRegistry, Manifest
+from serving.prediction_log_writer import PredictionEntry, PredictionLogWriter
 from tests.support.onnx_models import linear_classifier
 
 

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from monitor.drift.engine import detect_drift
-from monitor.drift.reference import build_reference_stats
+from monitor.drift.detect import detect_drift
+from monitor.drift.reference_stats import build_reference_stats
 
 Case = Callable[[np.random.Generator], tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]]
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from monitor.drift.cache import ReferenceCache, columns_digest
-from monitor.drift.reference import build_reference_stats
+from monitor.drift.reference_stats import build_reference_stats
 
 COLUMNS = {"x": np.arange(100.0), "c": np.array(["a", "b"] * 50, dtype=object)}
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from monitor.drift.adjust import benjamini_hochberg
-from monitor.drift.engine import detect_drift
-from monitor.drift.reference import build_reference_stats
+from monitor.drift.detect import detect_drift
+from monitor.drift.reference_stats import build_reference_stats
 
 RNG = np.random.default_rng(11)
 

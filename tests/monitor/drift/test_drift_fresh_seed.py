@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from monitor.drift.engine import detect_drift
-from monitor.drift.reference import build_reference_stats
+from monitor.drift.detect import detect_drift
+from monitor.drift.reference_stats import build_reference_stats
 
 SEED = int(os.environ.get("MODELHEALTHD_DRIFT_SEED") or int.from_bytes(os.urandom(4), "little"))
 

@@ -11,7 +11,7 @@ import pytest
 HEAVY = ("evidently", "torch", "pandas")
 
 
-@pytest.mark.parametrize("module", ["monitor.drift.engine", "monitor.drift"])
+@pytest.mark.parametrize("module", ["monitor.drift.detect", "monitor.drift"])
 def test_engine_import_stays_light(module):
     code = (
         "import json, sys\n"

@@ -18,7 +18,7 @@ from monitor.drift.methods import (
     default_method_name,
     get_method,
 )
-from monitor.drift.reference import build_reference_stats
+from monitor.drift.reference_stats import build_reference_stats
 
 
 def _stats(values, categorical: bool = False):

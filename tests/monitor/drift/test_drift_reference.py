@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from monitor.drift.methods import UnknownMethodError
-from monitor.drift.reference import SCHEMA_VERSION, build_reference_stats
+from monitor.drift.reference_stats import SCHEMA_VERSION, build_reference_stats
 
 RNG = np.random.default_rng(7)
 N = 600

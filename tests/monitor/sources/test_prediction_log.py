@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from monitor.sources.prediction_log import PredictionLogReader
+from monitor.sources.prediction_log_reader import PredictionLogReader
 
 T0 = 1_764_360_000.0  # 2025-11-28T20:00:00Z
 

@@ -10,10 +10,10 @@ import numpy as np
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from monitor.drift.engine import detect_drift
-from monitor.drift.reference import build_reference_stats
-from monitor.quality import window_quality
-from monitor.sources.prediction_log import PredictionLogReader
+from monitor.check.quality import window_quality
+from monitor.drift.detect import detect_drift
+from monitor.drift.reference_stats import build_reference_stats
+from monitor.sources.prediction_log_reader import PredictionLogReader
 
 T0 = 1_764_360_000.0
 FEATURES = ("x", "n", "city")

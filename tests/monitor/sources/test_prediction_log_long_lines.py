@@ -6,8 +6,8 @@ import json
 import time
 import tracemalloc
 
-from monitor.sources.prediction_log import MAX_LINE_BYTES, READ_BLOCK_BYTES, PredictionLogReader
-from serving.prediction_log import format_ts, log_file_name
+from monitor.sources.prediction_log_reader import MAX_LINE_BYTES, READ_BLOCK_BYTES, PredictionLogReader
+from serving.prediction_log_writer import format_ts, log_file_name
 
 
 def record(i: int, now: float) -> str:

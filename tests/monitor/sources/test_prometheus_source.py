@@ -20,9 +20,9 @@ import requests
 import yaml
 
 from monitor.config import ModelConfig, PrometheusConfig, load_config
-from monitor.sources.base import cost_per_1k
 from monitor.sources.histogram import histogram_quantile
 from monitor.sources.prometheus_source import PrometheusSource, render_queries
+from monitor.sources.serving_source import cost_per_1k
 from tests.support.prometheus import PrometheusProcess, free_port, require_prometheus
 
 pytestmark = pytest.mark.prometheus
@@ -202,7 +202,7 @@ def test_a_failing_prometheus_makes_every_serving_value_unknown(loopback, tmp_pa
 
 def test_an_empty_prometheus_is_down_and_fires_no_rule(tmp_path, caplog) -> None:
     require_prometheus()
-    from monitor.daemon import Daemon
+    from monitor.daemon.service import Daemon
 
     rules = tmp_path / "rules.yaml"
     rules.write_text(

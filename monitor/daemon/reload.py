@@ -1,0 +1,136 @@
+"""SIGHUP: re-read the config and rules and apply them to the running daemon, all or nothing.
+
+Rule states live in the state store and running jobs in the executor, so neither is touched:
+the new :class:`~monitor.decide.rule_runner.RuleRunner` reads the same states on the next check, and
+the supervisor keeps watching the same workers. Check schedules are rebuilt only for models
+that were added, removed or whose ``check.every`` changed. A config that fails to load,
+rules that fail to load, or a change to a setting that needs a restart refuse the whole
+reload, and the running config stays.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from monitor.config import Config, ConfigError, load_config
+from monitor.decide.rule_runner import RulesLoadError, load_ruleset
+
+log = logging.getLogger("modelhealthd.lifecycle")
+
+# Settings the running process cannot change: the store and registry it has open, the socket
+# it listens on, the body limit wired into the HTTP app, and the executor it runs jobs on.
+RESTART_ONLY = ("state", "registry", "reports", "api.listen", "api.max_body_bytes", "jobs.executor")
+
+
+class ReloadRefused(Exception):
+    """The new config or rules cannot be applied; the message says why."""
+
+
+@dataclass(frozen=True)
+class ReloadPlan:
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+    rescheduled: tuple[str, ...]
+    changed: tuple[str, ...]
+    restart_only: tuple[str, ...]
+
+    def summary(self) -> str:
+        parts = [
+            f"{label} {', '.join(names)}"
+            for label, names in (
+                ("added", self.added),
+                ("removed", self.removed),
+                ("rescheduled", self.rescheduled),
+                ("changed", self.changed),
+            )
+            if names
+        ]
+        return "; ".join(parts) or "no model changes"
+
+
+def _get(config: Config, dotted: str) -> Any:
+    value: Any = config
+    for part in dotted.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def plan_reload(old: Config, new: Config) -> ReloadPlan:
+    """What applying ``new`` over ``old`` changes (pure; no side effects)."""
+    before = {m.name: m for m in old.models}
+    after = {m.name: m for m in new.models}
+    both = [name for name in after if name in before]
+    return ReloadPlan(
+        added=tuple(name for name in after if name not in before),
+        removed=tuple(name for name in before if name not in after),
+        rescheduled=tuple(n for n in both if before[n].check.every != after[n].check.every),
+        changed=tuple(n for n in both if before[n] != after[n]),
+        restart_only=tuple(
+            f"{key} ({_shown(key, _get(old, key))} -> {_shown(key, _get(new, key))})"
+            for key in RESTART_ONLY
+            if _get(old, key) != _get(new, key)
+        ),
+    )
+
+
+def _shown(key: str, value: Any) -> str:
+    from monitor.state.store import display_url
+
+    return display_url(value) if key == "state" else str(value)  # a database password stays out of logs
+
+
+_reload_lock = threading.Lock()
+
+
+def reload_daemon(daemon, path: Path | None = None) -> ReloadPlan:  # noqa: ANN001 - monitor.daemon.service.Daemon
+    """Load ``path`` (default: the daemon's config file) and apply it; raises :class:`ReloadRefused`."""
+    path = Path(path or daemon.config_path)
+    try:
+        new = load_config(path)
+    except ConfigError as exc:
+        raise ReloadRefused(f"{exc.source} is not a valid config: " + "; ".join(exc.problems)) from None
+    plan = plan_reload(daemon.config, new)
+    if plan.restart_only:
+        raise ReloadRefused(
+            "these settings change only with a restart: "
+            + ", ".join(plan.restart_only)
+            + "; restart the service to apply them"
+        )
+    try:
+        ruleset = load_ruleset(new)
+    except RulesLoadError as exc:
+        raise ReloadRefused(f"the rules do not load: {exc}") from None
+    rules = daemon.make_rule_runner(new, ruleset)
+    with _reload_lock:
+        _apply(daemon, new, rules, plan)
+    return plan
+
+
+def _apply(daemon, new: Config, rules, plan: ReloadPlan) -> None:  # noqa: ANN001
+    from monitor.daemon.service import serving_source
+
+    old = daemon.config
+    # Inhibition callbacks installed on the running runner (a post-promotion watch) carry over.
+    if hasattr(daemon.rules, "context") and hasattr(rules, "context"):
+        rules.context = daemon.rules.context
+    daemon.config = new  # the supervisor, promoter and post-promotion watch read it from here
+    daemon.rules = rules
+    if old.prometheus != new.prometheus:
+        daemon.checker.serving = serving_source(new)
+    daemon.executor.timeout_seconds = new.jobs.timeout
+    for name in plan.removed:
+        job = daemon.scheduler.get_job(f"check:{name}")
+        if job is not None:
+            job.remove()
+    for name in plan.added:
+        daemon.check_locks.setdefault(name, threading.Lock())
+        daemon.metrics.known_model(name, new.model(name).check.every)
+        daemon.metrics.set_version(name, daemon.registry.production(name))
+    for name in plan.rescheduled:
+        daemon.metrics.check_interval.labels(name).set(new.model(name).check.every)
+    for name in plan.added + plan.rescheduled:
+        daemon.schedule_check(new.model(name))

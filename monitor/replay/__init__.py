@@ -1,0 +1,3 @@
+"""The traffic drill: replay a dataset's rows to a model server, inject drift, deliver labels late, and count what was done.
+
+May import ``serving``'s prediction-log format and nothing else of ``monitor``."""

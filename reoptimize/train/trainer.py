@@ -1,0 +1,169 @@
+"""The torch training loop: validation split, early stopping, gradient clipping, weight decay.
+
+Training runs on the CPU with one intra-op thread and a fixed seed, so the same inputs give
+the same weights. Features are standardized with training-part statistics (and regression
+targets too); export puts those statistics into the ONNX graph so servers feed raw features.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from reoptimize.train.augment import augment_dataset, build_augmentations
+from reoptimize.train.fit import MIN_DELTA, TrainingCancelled, fit_module
+from reoptimize.train.recipe import build_module, factory_name
+from reoptimize.train.settings import TrainingSettings
+from reoptimize.train.tables import DataError, sorted_classes, to_scalar
+
+__all__ = [
+    "MIN_DELTA",
+    "TrainedModel",
+    "TrainingCancelled",
+    "TrainingSettings",
+    "split_validation",
+    "train_model",
+]
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """A trained torch module plus everything export and the manifest need to reproduce it."""
+
+    module: Any  # torch.nn.Module in eval mode, holding the best validation weights
+    task: str
+    classes: tuple[Any, ...]
+    feature_mean: np.ndarray
+    feature_std: np.ndarray
+    factory: str
+    params: Mapping[str, Any]
+    target_mean: float = 0.0
+    target_std: float = 1.0
+    history: tuple[Mapping[str, Any], ...] = ()
+    best_epoch: int = 0
+    best_val_loss: float = math.inf
+    stopped_early: bool = False
+    train_rows: int = 0
+    settings: TrainingSettings = field(default_factory=TrainingSettings)
+
+    @property
+    def n_features(self) -> int:
+        return int(self.feature_mean.shape[0])
+
+    def stats_json(self) -> dict[str, Any]:
+        """Normalization statistics and the recipe, as stored in the manifest's ``extra``."""
+        return {
+            "factory": self.factory,
+            "params": dict(self.params),
+            "feature_mean": self.feature_mean.astype(float).tolist(),
+            "feature_std": self.feature_std.astype(float).tolist(),
+            "target_mean": float(self.target_mean),
+            "target_std": float(self.target_std),
+        }
+
+
+def split_validation(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Deterministic ``(train_idx, val_idx)`` for ``n`` rows; both parts are non-empty."""
+    if n < 2:
+        raise DataError(f"training needs at least 2 rows, got {n}")
+    order = np.random.default_rng(seed).permutation(n)
+    n_val = min(n - 1, max(1, int(round(n * fraction))))
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def encode_labels(y: Sequence[Any] | np.ndarray, task: str, classes: Sequence[Any]) -> np.ndarray:
+    if task == "regression":
+        return np.asarray(y, dtype=np.float32)
+    index = {to_scalar(c): i for i, c in enumerate(classes)}
+    try:
+        return np.array([index[to_scalar(v)] for v in y], dtype=np.int64)
+    except KeyError as exc:
+        raise DataError(f"label {exc.args[0]!r} is not one of the classes {list(classes)}") from None
+
+
+def train_model(
+    factory: Callable[..., Any] | str,
+    params: Mapping[str, Any],
+    X: np.ndarray,
+    y: Sequence[Any] | np.ndarray,
+    *,
+    task: str,
+    training: TrainingSettings,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    classes: Sequence[Any] | None = None,
+    image_shape: tuple[int, int] | None = None,
+) -> TrainedModel:
+    """Train a fresh module from ``factory(n_features, n_outputs, **params)`` on raw features ``X``.
+
+    ``progress`` receives ``{epoch, max_epochs, loss, val_loss, val_accuracy, grad_norm,
+    best_epoch}`` after every epoch (``grad_norm`` is the largest pre-clipping norm seen).
+    ``should_stop`` is polled between batches; returning True raises :class:`TrainingCancelled`.
+    Early stopping ends training after ``patience`` epochs without a better validation
+    loss and restores the best weights.
+    """
+    import torch
+
+    torch.set_num_threads(1)
+    torch.manual_seed(training.seed)
+    X = np.asarray(X, dtype=np.float32)
+    if X.ndim != 2:
+        raise DataError(f"features must be a 2-D array, got shape {X.shape}")
+    classes = (
+        tuple(classes) if classes is not None else (sorted_classes(y) if task == "classification" else ())
+    )
+    targets = encode_labels(y, task, classes)
+    train_idx, val_idx = split_validation(len(X), training.validation_fraction, training.seed)
+
+    mean = X[train_idx].mean(axis=0)
+    std = X[train_idx].std(axis=0)
+    std = np.where(std < 1e-6, 1.0, std).astype(np.float32)
+    augmentations = build_augmentations(training.augment, image_shape)
+    rng = np.random.default_rng(training.seed + 1)
+    x_train, y_train = augment_dataset(X[train_idx], targets[train_idx], augmentations, rng)
+    t_mean, t_std = (
+        (float(y_train.mean()), float(y_train.std() or 1.0)) if task == "regression" else (0.0, 1.0)
+    )
+
+    def tensors(xs: np.ndarray, ys: np.ndarray) -> tuple[Any, Any]:
+        xt = torch.from_numpy(((xs - mean) / std).astype(np.float32))
+        if task == "regression":
+            return xt, torch.from_numpy(((ys - t_mean) / t_std).astype(np.float32)).reshape(-1, 1)
+        return xt, torch.from_numpy(ys.astype(np.int64))
+
+    xt, yt = tensors(x_train, y_train)
+    xv, yv = tensors(X[val_idx], targets[val_idx])
+    n_outputs = len(classes) if task == "classification" else 1
+    module = build_module(factory, X.shape[1], n_outputs, dict(params))
+    loss_fn = torch.nn.CrossEntropyLoss() if task == "classification" else torch.nn.MSELoss()
+    fit = fit_module(
+        module,
+        loss_fn,
+        (xt, yt),
+        (xv, yv),
+        settings=training,
+        classify=task == "classification",
+        progress=progress,
+        should_stop=should_stop,
+    )
+    return TrainedModel(
+        module=module,
+        task=task,
+        classes=classes,
+        feature_mean=mean.astype(np.float32),
+        feature_std=std,
+        factory=factory_name(factory),
+        params=dict(params),
+        target_mean=t_mean,
+        target_std=t_std,
+        history=fit.history,
+        best_epoch=fit.best_epoch,
+        best_val_loss=fit.best_val_loss,
+        stopped_early=fit.stopped_early,
+        train_rows=len(xt),
+        settings=training,
+    )
