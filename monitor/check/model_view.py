@@ -17,7 +17,7 @@ from typing import Any
 from monitor.check.profiles import ProfileStore
 from monitor.check.reference_profile import ReferenceProfile
 from monitor.config import ModelConfig
-from monitor.drift.reference_stats import ReferenceStats
+from monitor.drift.stats import ReferenceStats
 from monitor.sources.prediction_log_reader import PredictionLogReader
 from reoptimize.registry.file_registry import FileRegistry, Manifest
 

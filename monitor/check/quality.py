@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from monitor.drift.reference_stats import ReferenceStats
+from monitor.drift.stats import ReferenceStats
 from monitor.sources.prediction_log_reader import PredictionWindow
 
 MAX_LISTED = 10  # unseen categories listed per feature in the details

@@ -26,7 +26,8 @@ import numpy as np
 
 from monitor.check.cbpe import Calibration, fit_calibration
 from monitor.check.performance import label_key
-from monitor.drift.reference_stats import ColumnStats, ReferenceStats, build_reference_stats
+from monitor.drift.reference_stats import build_reference_stats
+from monitor.drift.stats import ColumnStats, ReferenceStats
 
 PROFILE_SCHEMA = 2
 PREDICTION, CONFIDENCE = "_prediction", "_confidence"

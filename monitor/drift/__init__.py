@@ -6,7 +6,8 @@ Evidently itself is never imported here; it renders reports in ``monitor.reports
 from monitor.drift.cache import ReferenceCache, columns_digest
 from monitor.drift.detect import DriftResult, FeatureDrift, detect_drift
 from monitor.drift.methods import METHODS, DriftMethod, get_method
-from monitor.drift.reference_stats import ColumnStats, ReferenceStats, build_reference_stats
+from monitor.drift.reference_stats import build_reference_stats
+from monitor.drift.stats import ColumnStats, ReferenceStats
 
 __all__ = [
     "METHODS",

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from monitor.drift.reference_stats import ColumnStats
+    from monitor.drift.stats import ColumnStats
 
 HISTOGRAM_MIN_UNIQUE = 20
 

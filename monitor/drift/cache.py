@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from monitor.drift.reference_stats import ReferenceStats
+    from monitor.drift.stats import ReferenceStats
 
 CacheKey = tuple[str, str, str]
 

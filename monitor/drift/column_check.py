@@ -21,7 +21,7 @@ from monitor.drift.columns import (
     infer_kind,
 )
 from monitor.drift.methods import FEW_VALUES, DriftMethod, default_method_name, get_method
-from monitor.drift.reference_stats import ColumnStats
+from monitor.drift.stats import ColumnStats
 
 
 @dataclass(frozen=True)

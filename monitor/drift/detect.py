@@ -16,7 +16,7 @@ import numpy as np
 
 from monitor.drift.adjust import apply_effect_size_floor, apply_fdr
 from monitor.drift.column_check import FeatureDrift, ScoredColumn, score_column
-from monitor.drift.reference_stats import ReferenceStats
+from monitor.drift.stats import ReferenceStats
 
 DEFAULT_PREDICTION_COLUMN = "_prediction"
 

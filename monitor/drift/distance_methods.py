@@ -16,7 +16,7 @@ from monitor.drift.ecdf import energy_distance, merge_cdfs, wasserstein
 
 if TYPE_CHECKING:
     from monitor.drift.columns import ColumnKind
-    from monitor.drift.reference_stats import ColumnStats
+    from monitor.drift.stats import ColumnStats
 
 NUMERIC: frozenset[ColumnKind] = frozenset({"numeric"})
 ANY_KIND: frozenset[ColumnKind] = frozenset({"numeric", "categorical", "binary"})

@@ -25,7 +25,7 @@ from monitor.drift.pvalue_methods import ChiSquareMethod, KSMethod, ZMethod
 
 if TYPE_CHECKING:
     from monitor.drift.columns import ColumnKind
-    from monitor.drift.reference_stats import ColumnStats
+    from monitor.drift.stats import ColumnStats
 
 SMALL_REFERENCE_ROWS = 1000
 FEW_VALUES = 5

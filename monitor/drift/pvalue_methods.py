@@ -16,7 +16,7 @@ from monitor.drift.ks_pvalue import ks_two_sample_pvalue
 
 if TYPE_CHECKING:
     from monitor.drift.columns import ColumnKind
-    from monitor.drift.reference_stats import ColumnStats
+    from monitor.drift.stats import ColumnStats
 
 NUMERIC: frozenset[ColumnKind] = frozenset({"numeric"})
 CATEGORICAL: frozenset[ColumnKind] = frozenset({"categorical", "binary"})

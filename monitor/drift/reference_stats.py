@@ -10,88 +10,26 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
 
 import numpy as np
 
-from monitor.drift.cache import ReferenceCache, columns_digest
 from monitor.drift.columns import (
     BINARY_MAX_VALUES,
     ColumnKind,
     UnsupportedColumnError,
-    ValueType,
     clean_column,
     infer_kind,
 )
 from monitor.drift.methods import default_method_name, get_method
+from monitor.drift.stats import ColumnStats, ReferenceStats
 
-SCHEMA_VERSION = 1
-
-__all__ = [
-    "SCHEMA_VERSION",
-    "ColumnStats",
-    "ReferenceCache",
-    "ReferenceStats",
-    "build_reference_stats",
-    "columns_digest",
-]
+__all__ = ["build_reference_stats"]
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:
     array.setflags(write=False)
     return array
-
-
-@dataclass(frozen=True, eq=False)
-class ColumnStats:
-    """Statistics of one reference column. Arrays are read-only.
-
-    ``kind`` is the column type inferred from the reference with Evidently's rules (``binary``:
-    categorical with at most two values). ``method``/``threshold`` are the test chosen for it:
-    named by the user, or, when ``auto_method`` is true, Evidently's default rule applied to the
-    reference alone; a check may refine an automatic choice with the current window, as
-    Evidently's rule also counts the current window's distinct values.
-    """
-
-    name: str
-    kind: ColumnKind
-    value_type: ValueType
-    n: int
-    missing: int
-    sorted_values: np.ndarray | None
-    std: float | None
-    min: float | None
-    max: float | None
-    categories: np.ndarray
-    counts: np.ndarray
-    method: str | None
-    threshold: float | None
-    auto_method: bool = True
-    user_threshold: float | None = None
-    categorical_pinned: bool = False
-
-    @property
-    def n_unique(self) -> int:
-        return int(self.categories.size)
-
-    @property
-    def frequencies(self) -> dict[Any, float]:
-        """Category (or distinct value) -> share of the reference's non-missing values."""
-        if self.n == 0:
-            return {}
-        return dict(zip(self.categories.tolist(), (self.counts / self.n).tolist(), strict=True))
-
-
-@dataclass(frozen=True, eq=False)
-class ReferenceStats:
-    """Per-column statistics of one reference data set; ``skipped`` maps a column to why it has none."""
-
-    columns: Mapping[str, ColumnStats]
-    rows: int
-    skipped: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    schema_version: int = SCHEMA_VERSION
 
 
 def _distinct(sorted_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from reoptimize.cards.model_card import ModelCard
+from reoptimize.cards.card import HEADLINE, ModelCard
 
 
 def _num(value: Any) -> str:
@@ -66,8 +65,6 @@ def card_markdown(card: ModelCard) -> str:
         "",
     ]
     lines += ["| metric | this version | champion |", "|---|---|---|"]
-    from reoptimize.cards.model_card import HEADLINE
-
     for key, title in HEADLINE:
         if card.metrics.get(key) is not None or champion.get(key) is not None:
             lines.append(f"| {title} | {_num(card.metrics.get(key))} | {_num(champion.get(key))} |")

@@ -7,7 +7,7 @@ written into the version directory with everything else, and hashed by its manif
 Example::
 
     card = build_model_card(FileRegistry("registry"), "digits", "2")
-    print(card.markdown())
+    print(card_markdown(card))
 """
 
 from __future__ import annotations
@@ -15,75 +15,19 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from reoptimize.cards.card import ModelCard
+from reoptimize.cards.card_text import card_markdown
 from reoptimize.cards.surrogate import Surrogate, fit_surrogate
 from reoptimize.registry.file_registry import FileRegistry, Manifest
 from reoptimize.train.reference_frames import PREDICTION, read_parquet_bytes
 
-CARD_SCHEMA = 1
 CARD_FILES = ("model_card.md", "model_card.json")
 SURROGATE_ROWS = 5000
-HEADLINE = (
-    ("holdout_accuracy", "Holdout accuracy"),
-    ("recent_accuracy", "Recent-window accuracy"),
-    ("train_holdout_gap", "Train/holdout gap"),
-    ("f1", "Holdout macro F1"),
-    ("rmse", "Holdout RMSE"),
-    ("mae", "Holdout MAE"),
-    ("latency_p50_seconds", "Single-row p50 latency (s)"),
-    ("latency_p95_seconds", "Single-row p95 latency (s)"),
-    ("batch_throughput_rows_per_second", "Batch throughput (rows/s)"),
-    ("model_size_bytes", "Model size (bytes)"),
-    ("cost_per_1k_predictions", "Cost per 1k predictions"),
-)
-
-
-@dataclass(frozen=True)
-class ModelCard:
-    model: str
-    version: str
-    parent: str | None
-    task: str
-    features: tuple[str, ...]
-    label: str
-    classes: tuple[Any, ...]
-    metrics: Mapping[str, Any] = field(default_factory=dict)
-    lineage: Mapping[str, Any] = field(default_factory=dict)
-    files: Mapping[str, str] = field(default_factory=dict)  # name -> sha256
-    training: Mapping[str, Any] = field(default_factory=dict)
-    surrogate: Surrogate | None = None
-
-    @property
-    def gate(self) -> Mapping[str, Any] | None:
-        return self.lineage.get("gate")
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "schema": CARD_SCHEMA,
-            "model": self.model,
-            "version": self.version,
-            "parent": self.parent,
-            "task": self.task,
-            "features": list(self.features),
-            "label": self.label,
-            "classes": list(self.classes),
-            "metrics": dict(self.metrics),
-            "lineage": _lineage_summary(self.lineage),
-            "gate": dict(self.gate) if self.gate else None,
-            "files": dict(self.files),
-            "training": dict(self.training),
-            "surrogate": self.surrogate.to_json() if self.surrogate else None,
-        }
-
-    def markdown(self) -> str:
-        from reoptimize.cards.card_text import card_markdown
-
-        return card_markdown(self)
 
 
 def card_for(
@@ -148,7 +92,7 @@ def add_version_with_card(
 def card_files(card: ModelCard) -> dict[str, bytes]:
     """``model_card.md`` and ``model_card.json`` as bytes, ready for the registry."""
     return {
-        "model_card.md": card.markdown().encode(),
+        "model_card.md": card_markdown(card).encode(),
         "model_card.json": json.dumps(card.to_json(), indent=2, sort_keys=True, default=str).encode(),
     }
 
@@ -203,20 +147,3 @@ def surrogate_for(
 def _training(extra: Mapping[str, Any]) -> dict[str, Any]:
     keys = ("factory", "params", "export", "quantization")
     return {k: extra[k] for k in keys if k in extra}
-
-
-def _lineage_summary(lineage: Mapping[str, Any]) -> dict[str, Any]:
-    keys = (
-        "source",
-        "parent",
-        "job_id",
-        "pipeline",
-        "plan",
-        "trigger",
-        "goal",
-        "policy",
-        "data_windows",
-        "inputs",
-        "candidates",
-    )
-    return {k: lineage[k] for k in keys if k in lineage}

@@ -21,8 +21,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from reoptimize.gate.decision import Policy, decide
 from reoptimize.gate.selection import choose
-from reoptimize.gate.verdict import GateVerdict, Policy, decide
+from reoptimize.gate.verdict import GateVerdict
 from reoptimize.job.goals import goal_of, job_policy
 from reoptimize.job.job_inputs import input_hashes, load_inputs, training_for, windows
 from reoptimize.job.job_report import label_for, measure, reports, vetoed

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from monitor.drift.methods import UnknownMethodError
-from monitor.drift.reference_stats import SCHEMA_VERSION, build_reference_stats
+from monitor.drift.reference_stats import build_reference_stats
+from monitor.drift.stats import SCHEMA_VERSION
 
 RNG = np.random.default_rng(7)
 N = 600

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 
+from reoptimize.cards.card_text import card_markdown
 from reoptimize.cards.model_card import build_model_card
 from reoptimize.cards.surrogate import fit_surrogate
 
@@ -27,7 +28,7 @@ def test_build_model_card_reads_a_stored_version(champion_registry):
     stored = json.loads(champion_registry.read_bytes("digits", "1", "model_card.json"))
     assert card.to_json()["surrogate"] == stored["surrogate"]
     assert "model_card.md" not in card.files
-    assert card.markdown().count("\n1. if ") == 1
+    assert card_markdown(card).count("\n1. if ") == 1
 
 
 def test_a_surrogate_of_a_rule_based_model_recovers_the_rule():

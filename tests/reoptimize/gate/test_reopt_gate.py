@@ -6,7 +6,7 @@ from dataclasses import replace
 import pytest
 
 from reoptimize.gate.candidate_metrics import CandidateMetrics
-from reoptimize.gate.verdict import Policy, PolicyError, check_constraint, decide
+from reoptimize.gate.decision import Policy, PolicyError, check_constraint, decide
 
 CHAMPION = CandidateMetrics(
     holdout_accuracy=0.96, recent_accuracy=0.62, latency_p95_seconds=0.010, model_size_bytes=40_000, f1=0.95
@@ -133,7 +133,7 @@ def test_constraint_functions_are_limited_to_abs_min_max():
 
 
 def test_an_accuracy_gain_within_the_noise_of_its_rows_is_refused():
-    from reoptimize.gate.verdict import noise_floor
+    from reoptimize.gate.decision import noise_floor
 
     champion = replace(CHAMPION, recent_accuracy=0.52, recent_rows=92)
     lucky = replace(GOOD, recent_accuracy=0.553, recent_rows=92)  # three rows more, out of 92

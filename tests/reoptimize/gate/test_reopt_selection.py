@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reoptimize.gate.candidate_metrics import CandidateMetrics
+from reoptimize.gate.decision import decide
 from reoptimize.gate.policy import Policy
 from reoptimize.gate.selection import choose, dominates, pareto_front
-from reoptimize.gate.verdict import decide
 
 CHAMPION = CandidateMetrics(
     holdout_accuracy=0.95,
