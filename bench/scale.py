@@ -188,11 +188,11 @@ def write_config(fleet: Fleet, metrics_port: int, api_port: int, window: float) 
 def daemon_main(config_path: str) -> None:
     """Run in the daemon process: wait for a check time on stdin, check every model, report CPU."""
     from monitor.config import load_config
-    from monitor.daemon.service import Daemon
+    from monitor.daemon.wiring import build_daemon
 
     clock = {"now": T0}
     config = load_config(config_path)
-    daemon = Daemon(config, Path(config_path), clock=lambda: clock["now"])
+    daemon = build_daemon(config, Path(config_path), clock=lambda: clock["now"])
     daemon._start_http()  # the API thread, as in production; checks are driven here, not by the scheduler
     # Checks run on four threads, as the daemon's scheduler runs them (one allocator arena each).
     pool = ThreadPoolExecutor(max_workers=4)

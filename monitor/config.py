@@ -310,13 +310,25 @@ class ModelConfig(_Model):
 
 
 class JobsConfig(_Model):
-    executor: Literal["local"] = "local"
+    """Where and how re-optimization jobs run. ``executor`` names a backend of
+    ``reoptimize.executors.executor_backends.EXECUTORS`` (``local``: a subprocess on this host)."""
+
+    executor: str = "local"
     concurrency: int = Field(1, ge=1)
     timeout: Duration = 1800.0
     heartbeat_timeout: Duration = 60.0
     # On SIGTERM, running jobs get this long to finish before they are cancelled and recorded.
     drain_grace: Duration = Field(60.0, ge=0)
     python: str | None = None
+
+    @field_validator("executor")
+    @classmethod
+    def _executor(cls, value: str) -> str:
+        from reoptimize.executors.executor_backends import EXECUTORS
+
+        if value not in EXECUTORS:
+            raise ValueError(f"expected one of {', '.join(sorted(EXECUTORS))}")
+        return value
 
 
 class GuardsConfig(_Model):

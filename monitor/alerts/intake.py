@@ -14,14 +14,20 @@ the sender's retry (or the daemon's next tick, :meth:`drain`) acts on it later.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.exc import OperationalError
 
 from monitor.alerts.alert_log import AlertLog, StoredAlert
 from monitor.alerts.payloads import IncomingAlert, WebhookPayload, starts_at_seconds
-from rules.decisions import alert_decision
+from monitor.exporter import DaemonMetrics
+from monitor.running_config import RunningConfig
+from monitor.state.store import StateStore
+from rules.decisions import Decision, alert_decision
+from rules.engine import RuleEngine
+from rules.proposal import Proposal
 
 log = logging.getLogger("modelhealthd.hooks")
 DRAIN_AFTER_SECONDS = 5.0
@@ -52,19 +58,43 @@ class AlertResult:
         }
 
 
-class AlertIntake:
-    """Reaches the daemon's current store, config, rules and metrics at call time, so that a
-    configuration reload (which replaces ``daemon.rules``) applies to the next alert."""
+class AlertRules(Protocol):
+    """What the intake needs of the rule runner: match alerts to rules, record, and guard proposals."""
 
-    def __init__(self, daemon: Any):  # monitor.daemon.service.Daemon
-        self.daemon = daemon
-        self.log = AlertLog(daemon.store.engine)
+    @property
+    def engine(self) -> RuleEngine: ...
+
+    def record(self, decision: Decision) -> None: ...
+
+    def submit(
+        self, proposal: Proposal, condition_since: float | None = None, extra: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]: ...
+
+
+class AlertIntake:
+    """Reads the running config and the rule runner at call time, so that a configuration reload
+    applies to the next alert."""
+
+    def __init__(
+        self,
+        store: StateStore,
+        running: RunningConfig,
+        rules: AlertRules,
+        metrics: DaemonMetrics,
+        clock: Callable[[], float],
+    ):
+        self.store = store
+        self.running = running
+        self.rules = rules
+        self.metrics = metrics
+        self.clock = clock
+        self.log = AlertLog(store.engine)
 
     def receive(self, source: str, payload: WebhookPayload) -> list[AlertResult]:
         results = []
         for alert in payload.alerts:
             result = self._receive_one(source, payload, alert)
-            self.daemon.metrics.alerts.labels(source, result.outcome).inc()
+            self.metrics.alerts.labels(source, result.outcome).inc()
             results.append(result)
         return results
 
@@ -83,7 +113,7 @@ class AlertIntake:
                 alert.startsAt,
                 alert.status,
                 stored_payload,
-                self.daemon.clock(),
+                self.clock(),
             )
         except OperationalError as exc:
             raise TransientError(f"the state store could not record the alert: {exc.orig}") from exc
@@ -124,23 +154,22 @@ class AlertIntake:
         return AlertResult(stored.fingerprint, stored.status, outcome, tuple(actions))
 
     def _propose(self, stored: StoredAlert, actions: list[dict[str, Any]]) -> str:
-        daemon = self.daemon
-        runner = daemon.rules
+        runner = self.rules
         labels = {str(k): str(v) for k, v in stored.payload.get("labels", {}).items()}
-        model_labels = {m.name: dict(m.labels) for m in daemon.config.models}
-        now = daemon.clock()
+        model_labels = {m.name: dict(m.labels) for m in self.running.config.models}
+        now = self.clock()
         name = labels.get("alertname", "(unnamed)")
         matches = runner.engine.match_alert(labels, model_labels)
         if not matches:
             model = labels.get("model")
-            daemon.store.decisions.append(
+            self.store.decisions.append(
                 now,
                 "alert",
                 f"alert {name} from {stored.source} matched no 'source: alert' rule for a known model; nothing to do",
                 model=model if model in model_labels else None,
                 data={"alert_labels": labels, "source": stored.source, "fingerprint": stored.fingerprint},
             )
-            daemon.metrics.decisions.labels("alert").inc()
+            self.metrics.decisions.labels("alert").inc()
             return "unmatched"
         for rule, model in matches:
             runner.record(alert_decision(rule, model, labels, now))
@@ -177,13 +206,13 @@ class AlertIntake:
 
     def _drifted_features(self, model: str) -> list[str]:
         """The features the model's latest check found drifted (a retrain's ``augment: auto`` uses them)."""
-        latest = self.daemon.store.checks.latest(model)
+        latest = self.store.checks.latest(model)
         features = (latest.details or {}).get("features", []) if latest else []
         return [f["feature"] for f in features if isinstance(f, dict) and f.get("drifted")]
 
     def drain(self) -> int:
         """Act on episodes a failed delivery left queued; returns how many were acted on."""
-        cutoff = self.daemon.clock() - DRAIN_AFTER_SECONDS
+        cutoff = self.clock() - DRAIN_AFTER_SECONDS
         acted = 0
         try:
             queued = self.log.queued()

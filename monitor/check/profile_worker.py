@@ -48,6 +48,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    from monitor.process_exit import exit_now
+    from reoptimize.executors.process_exit import exit_now
 
     exit_now(main())

@@ -11,6 +11,7 @@ import typer
 
 from monitor.cli.common import ConfigOption, config_or_exit, fail, print_json
 from monitor.config import Config, ModelConfig
+from monitor.running_config import RunningConfig
 from reoptimize.registry.file_registry import FileRegistry, RegistryError
 
 
@@ -39,7 +40,7 @@ def _move_production(config_path: Path, name: str, act: Callable[[Any], Any]) ->
     _model(cfg, name)
     store = StateStore.open(cfg.state)
     try:
-        return act(Promoter(lambda: cfg, FileRegistry(cfg.registry), store, None, time.time))
+        return act(Promoter(RunningConfig(cfg), FileRegistry(cfg.registry), store, None, time.time))
     except (PromotionError, RegistryError) as exc:
         raise fail(str(exc)) from None
     finally:

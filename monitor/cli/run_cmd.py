@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
         log_level: str = typer.Option("INFO", "--log-level"),
     ) -> None:
         """Run the daemon: scheduled checks, rules, jobs and the HTTP API, until SIGTERM."""
-        from monitor.daemon.service import Daemon
+        from monitor.daemon.wiring import build_daemon
         from monitor.decide.rule_runner import RulesLoadError
         from monitor.logs import setup_logging
         from monitor.state.store import StateError
@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
         setup_logging(log_format, log_level.upper())
         cfg = config_or_exit(config)
         try:
-            daemon = Daemon(cfg, config)
+            daemon = build_daemon(cfg, config)
         except (RulesLoadError, StateError) as exc:
             raise fail(str(exc), 2) from None
         try:

@@ -17,9 +17,19 @@ Order matters:
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
+
+from apscheduler.schedulers.base import BaseScheduler
+
+from monitor.jobs.supervisor import JobSupervisor
+from monitor.reports.renderer import ReportRenderer
+from monitor.state.daemon_lock import DaemonLock
+from monitor.state.store import StateStore
+from reoptimize.executors.executor import Executor
 
 log = logging.getLogger("modelhealthd.lifecycle")
 POLL_SECONDS = 0.2
@@ -35,8 +45,23 @@ class DrainReport:
     seconds: float
 
 
-def drain(daemon, grace: float, on_wait: Callable[[], None] = lambda: None) -> DrainReport:  # noqa: ANN001
-    """Drain and stop ``daemon`` (a :class:`monitor.daemon.service.Daemon`); ``on_wait`` runs while it waits."""
+class Drainable(Protocol):
+    """What a drain stops, in order."""
+
+    stopping: threading.Event
+    http_server: Any  # uvicorn.Server, or None when the API was not started
+    http_thread: threading.Thread | None
+    scheduler: BaseScheduler
+    supervisor: JobSupervisor
+    executor: Executor
+    reports: ReportRenderer
+    store: StateStore
+    lock: DaemonLock
+    clock: Callable[[], float]
+
+
+def drain(daemon: Drainable, grace: float, on_wait: Callable[[], None] = lambda: None) -> DrainReport:
+    """Drain and stop ``daemon``; ``on_wait`` runs while it waits for jobs."""
     started = time.monotonic()
     daemon.stopping.set()
     daemon.supervisor.draining = True
@@ -65,9 +90,7 @@ def drain(daemon, grace: float, on_wait: Callable[[], None] = lambda: None) -> D
     left_queued = sum(1 for j in daemon.store.jobs.active() if j.state == "queued")
     finished = tuple(sorted(running_at_start - set(cancelled)))
     daemon.store.close()
-    lock = getattr(daemon, "lock", None)
-    if lock is not None:
-        lock.release()
+    daemon.lock.release()
     report = DrainReport(finished, cancelled, left_queued, time.monotonic() - started)
     log.info(
         "modelhealthd stopped: %d job(s) finished while draining, %d cancelled, %d left queued",
@@ -79,7 +102,7 @@ def drain(daemon, grace: float, on_wait: Callable[[], None] = lambda: None) -> D
     return report
 
 
-def _stop_http(daemon) -> None:  # noqa: ANN001
+def _stop_http(daemon: Drainable) -> None:
     server, thread = daemon.http_server, daemon.http_thread
     if server is None:
         return
@@ -90,7 +113,7 @@ def _stop_http(daemon) -> None:  # noqa: ANN001
             log.warning("the HTTP API did not stop within %gs", HTTP_STOP_SECONDS, extra={"event": "drain"})
 
 
-def _cancel_leftovers(daemon, grace: float) -> tuple[str, ...]:  # noqa: ANN001
+def _cancel_leftovers(daemon: Drainable, grace: float) -> tuple[str, ...]:
     leftovers = sorted(daemon.executor.running())
     if not leftovers:
         return ()

@@ -4,7 +4,7 @@
 * ``WATCHDOG=1`` every half ``$WATCHDOG_USEC``, but only after checking that the scheduler
   thread, the HTTP thread and the supervisor tick are alive: a wedged daemon stops pinging
   and systemd restarts it.
-* SIGHUP: ``RELOADING=1``, :func:`monitor.daemon.reload.reload_daemon`, then ``READY=1`` whether the
+* SIGHUP: ``RELOADING=1``, the daemon's reload (:mod:`monitor.daemon.reload`), then ``READY=1`` whether the
   new config was applied or refused (a refused reload keeps the running one).
 * SIGTERM or SIGINT: ``STOPPING=1`` and :func:`monitor.daemon.drain.drain`.
 
@@ -19,9 +19,13 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
 
-from monitor.daemon.drain import DrainReport, drain
-from monitor.daemon.reload import ReloadRefused, reload_daemon
+from apscheduler.schedulers.base import BaseScheduler
+
+from monitor.daemon.drain import DrainReport
+from monitor.daemon.reload import ReloadPlan, ReloadRefused
 from monitor.daemon.sd_notify import Notifier
 
 log = logging.getLogger("modelhealthd.lifecycle")
@@ -29,7 +33,36 @@ TICK_STUCK_SECONDS = 300.0  # a supervisor tick older than this means the schedu
 IDLE_WAKE_SECONDS = 1.0
 
 
-def liveness_problems(daemon, now: float | None = None) -> list[str]:  # noqa: ANN001
+class Alive(Protocol):
+    """What liveness is judged on: the scheduler, the HTTP server's thread, the last supervisor tick."""
+
+    scheduler: BaseScheduler
+    http_server: Any
+    http_thread: threading.Thread | None
+    last_tick_at: float | None
+
+
+class Managed(Alive, Protocol):
+    """What the main loop drives: reload on SIGHUP, drain on SIGTERM."""
+
+    stopping: threading.Event
+    config_path: Path
+
+    def status_line(self) -> str: ...
+
+    def jobs_running(self) -> int: ...
+
+    def reload(self) -> ReloadPlan:
+        """Apply the config file again; raises :class:`ReloadRefused` when it cannot be applied."""
+
+    def drain(self, grace: float | None = None, on_wait: Callable[[], None] = ...) -> DrainReport:
+        """Drain and stop; ``on_wait`` runs while it waits for jobs."""
+
+    @property
+    def drain_grace(self) -> float: ...
+
+
+def liveness_problems(daemon: Alive, now: float | None = None) -> list[str]:
     """Why the daemon is not alive, or [] when the scheduler, HTTP thread and ticks are fine."""
     now = time.monotonic() if now is None else now
     problems = []
@@ -44,17 +77,12 @@ def liveness_problems(daemon, now: float | None = None) -> list[str]:  # noqa: A
     return problems
 
 
-def status_line(daemon) -> str:  # noqa: ANN001
-    running = len(daemon.executor.running())
-    return f"watching {len(daemon.config.models)} model(s); {running} job(s) running"
-
-
 class Lifecycle:
     """Runs the main loop until SIGTERM/SIGINT, then drains. ``run`` returns the drain report."""
 
     def __init__(
         self,
-        daemon,  # noqa: ANN001 - monitor.daemon.service.Daemon
+        daemon: Managed,
         notifier: Notifier | None = None,
         clock: Callable[[], float] = time.monotonic,
     ):
@@ -79,8 +107,8 @@ class Lifecycle:
 
     # -- the loop --------------------------------------------------------------------------
     def run(self) -> DrainReport:
-        self.notifier.ready(status_line(self.daemon))
-        log.info("ready: %s", status_line(self.daemon), extra={"event": "ready"})
+        self.notifier.ready(self.daemon.status_line())
+        log.info("ready: %s", self.daemon.status_line(), extra={"event": "ready"})
         while True:
             self.feed_watchdog()
             self.wake.wait(self._wait_seconds())
@@ -118,7 +146,7 @@ class Lifecycle:
             self.unhealthy = problems
             return False
         if self.unhealthy:
-            self.notifier.status(status_line(self.daemon))
+            self.notifier.status(self.daemon.status_line())
             self.unhealthy = []
         return self.notifier.watchdog()
 
@@ -127,7 +155,7 @@ class Lifecycle:
         self.notifier.reloading()
         log.info("reloading %s", self.daemon.config_path, extra={"event": "reload"})
         try:
-            plan = reload_daemon(self.daemon)
+            plan = self.daemon.reload()
         except ReloadRefused as exc:
             log.error(
                 "config reload refused, keeping the running config: %s",
@@ -143,13 +171,12 @@ class Lifecycle:
             self.notifier.send(READY=1, STATUS=f"reload failed: {type(exc).__name__}: {exc}"[:400])
             return False
         log.info("config reloaded: %s", plan.summary(), extra={"event": "reloaded"})
-        self.notifier.ready(status_line(self.daemon))
+        self.notifier.ready(self.daemon.status_line())
         return True
 
     def stop(self) -> DrainReport:
-        self.notifier.stopping(f"draining: {len(self.daemon.executor.running())} job(s) running")
-        grace = self.daemon.config.jobs.drain_grace
-        return drain(self.daemon, grace, on_wait=self._drain_wait)
+        self.notifier.stopping(f"draining: {self.daemon.jobs_running()} job(s) running")
+        return self.daemon.drain(self.daemon.drain_grace, on_wait=self._drain_wait)
 
     def _drain_wait(self) -> None:
         # Keep systemd's watchdog fed while waiting for jobs: the drain is bounded by the grace.

@@ -1,23 +1,24 @@
-"""SIGHUP: re-read the config and rules and apply them to the running daemon, all or nothing.
+"""SIGHUP: re-read the config and rules, and plan what applying them changes, all or nothing.
 
-Rule states live in the state store and running jobs in the executor, so neither is touched:
-the new :class:`~monitor.decide.rule_runner.RuleRunner` reads the same states on the next check, and
-the supervisor keeps watching the same workers. Check schedules are rebuilt only for models
-that were added, removed or whose ``check.every`` changed. A config that fails to load,
-rules that fail to load, or a change to a setting that needs a restart refuse the whole
-reload, and the running config stays.
+:func:`prepare_reload` loads and checks everything first; only then does the daemon swap its
+:class:`~monitor.running_config.RunningConfig` (one assignment: every collaborator reads the
+new config and rules from there on) and reschedule the checks of models that were added,
+removed or whose ``check.every`` changed. Rule states live in the state store and running jobs
+in the executor, so neither is touched. A config that fails to load, rules that fail to load,
+or a change to a setting that needs a restart refuse the whole reload, and the running config
+stays.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from monitor.config import Config, ConfigError, load_config
 from monitor.decide.rule_runner import RulesLoadError, load_ruleset
+from rules.ruleset import RuleSet
 
 log = logging.getLogger("modelhealthd.lifecycle")
 
@@ -83,17 +84,17 @@ def _shown(key: str, value: Any) -> str:
     return display_url(value) if key == "state" else str(value)  # a database password stays out of logs
 
 
-_reload_lock = threading.Lock()
+def prepare_reload(path: Path, running: Config) -> tuple[Config, RuleSet, ReloadPlan]:
+    """Load ``path`` and its rules and plan their application over ``running``.
 
-
-def reload_daemon(daemon, path: Path | None = None) -> ReloadPlan:  # noqa: ANN001 - monitor.daemon.service.Daemon
-    """Load ``path`` (default: the daemon's config file) and apply it; raises :class:`ReloadRefused`."""
-    path = Path(path or daemon.config_path)
+    Nothing changes yet: raises :class:`ReloadRefused` saying why when the file or the rules do
+    not load, or when a setting that needs a restart changed.
+    """
     try:
         new = load_config(path)
     except ConfigError as exc:
         raise ReloadRefused(f"{exc.source} is not a valid config: " + "; ".join(exc.problems)) from None
-    plan = plan_reload(daemon.config, new)
+    plan = plan_reload(running, new)
     if plan.restart_only:
         raise ReloadRefused(
             "these settings change only with a restart: "
@@ -104,33 +105,4 @@ def reload_daemon(daemon, path: Path | None = None) -> ReloadPlan:  # noqa: ANN0
         ruleset = load_ruleset(new)
     except RulesLoadError as exc:
         raise ReloadRefused(f"the rules do not load: {exc}") from None
-    rules = daemon.make_rule_runner(new, ruleset)
-    with _reload_lock:
-        _apply(daemon, new, rules, plan)
-    return plan
-
-
-def _apply(daemon, new: Config, rules, plan: ReloadPlan) -> None:  # noqa: ANN001
-    from monitor.daemon.service import serving_source
-
-    old = daemon.config
-    # Inhibition callbacks installed on the running runner (a post-promotion watch) carry over.
-    if hasattr(daemon.rules, "context") and hasattr(rules, "context"):
-        rules.context = daemon.rules.context
-    daemon.config = new  # the supervisor, promoter and post-promotion watch read it from here
-    daemon.rules = rules
-    if old.prometheus != new.prometheus:
-        daemon.checker.serving = serving_source(new)
-    daemon.executor.timeout_seconds = new.jobs.timeout
-    for name in plan.removed:
-        job = daemon.scheduler.get_job(f"check:{name}")
-        if job is not None:
-            job.remove()
-    for name in plan.added:
-        daemon.check_locks.setdefault(name, threading.Lock())
-        daemon.metrics.known_model(name, new.model(name).check.every)
-        daemon.metrics.set_version(name, daemon.registry.production(name))
-    for name in plan.rescheduled:
-        daemon.metrics.check_interval.labels(name).set(new.model(name).check.every)
-    for name in plan.added + plan.rescheduled:
-        daemon.schedule_check(new.model(name))
+    return new, ruleset, plan

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
@@ -12,11 +13,12 @@ from monitor.config import Config, ModelConfig
 from monitor.decide.guard_context import StoreGuardContext
 from monitor.exporter import DaemonMetrics
 from monitor.measurements import Measurements
+from monitor.running_config import RunningConfig
 from monitor.state.store import StateStore
 from reoptimize.registry.file_registry import FileRegistry
 from rules.decisions import Decision, breaker_reset_decision, guard_decision
 from rules.engine import RuleEngine
-from rules.guards import CircuitBreakerGuard, GuardSettings, default_guards, run_guards
+from rules.guards import CircuitBreakerGuard, Guard, GuardSettings, default_guards, run_guards
 from rules.loader import RuleError, RuleSet, load_rule_files, parse_rules
 from rules.proposal import Proposal
 from rules.rule_schema import Action
@@ -55,31 +57,67 @@ def guard_settings(config: Config) -> GuardSettings:
     )
 
 
+@dataclass(frozen=True)
+class _Derived:
+    """What the runner builds from one running config: the rule engine and the guard pipeline."""
+
+    generation: int
+    engine: RuleEngine
+    guards: tuple[Guard, ...]
+    breaker: CircuitBreakerGuard
+
+
 class RuleRunner:
     """Rules after every check, and the one path by which any proposal (a rule's, an alert's or a
-    person's trigger) passes the guards and becomes a job."""
+    person's trigger) passes the guards and becomes a job.
+
+    It reads the rules and guard limits of the running config: after a SIGHUP reload the next
+    check, alert or trigger uses the new ones (the engine and guards are rebuilt once per reload).
+    """
 
     def __init__(
         self,
-        ruleset: RuleSet,
-        config: Config,
+        running: RunningConfig,
         store: StateStore,
         registry: FileRegistry,
         metrics: DaemonMetrics,
         clock: Callable[[], float],
-        settings: GuardSettings | None = None,
         watching: Callable[[str], bool] = lambda _model: False,
     ):
-        self.engine = RuleEngine(ruleset)
-        self.config = config
+        self.running = running
         self.store = store
         self.registry = registry
         self.metrics = metrics
         self.clock = clock
         self.context = StoreGuardContext(store, watching)
-        self.guards = default_guards(settings or guard_settings(config))
-        self.breaker = next(g for g in self.guards if isinstance(g, CircuitBreakerGuard))
+        self._derived: _Derived | None = None
+        self._derive_lock = threading.Lock()
         self.lock = threading.Lock()  # guards read then write jobs: one proposal at a time
+
+    @property
+    def config(self) -> Config:
+        return self.running.config
+
+    def _current(self) -> _Derived:
+        config, ruleset, generation = self.running.snapshot()
+        with self._derive_lock:
+            if self._derived is None or self._derived.generation != generation:
+                guards = default_guards(guard_settings(config))
+                breaker = next(g for g in guards if isinstance(g, CircuitBreakerGuard))
+                self._derived = _Derived(generation, RuleEngine(ruleset), guards, breaker)
+            return self._derived
+
+    @property
+    def engine(self) -> RuleEngine:
+        return self._current().engine
+
+    @property
+    def guards(self) -> tuple[Guard, ...]:
+        return self._current().guards
+
+    @property
+    def breaker(self) -> CircuitBreakerGuard:
+        return self._current().breaker
 
     def _states(self, model: str) -> dict[str, RuleState]:
         states = {}

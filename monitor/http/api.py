@@ -1,20 +1,23 @@
 """The daemon's HTTP API: health, metrics, read endpoints, manual actions, labels and reports.
 
-Reads are open; writes need the API bearer token. The app is built around a running
-:class:`monitor.daemon.service.Daemon`, which it reaches only through the attributes used here.
+Reads are open; writes need the API bearer token. The app reaches the daemon only through
+:class:`monitor.http.operations.ApiOperations`; the webhook routes come in as routers.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from fastapi import Depends, FastAPI, HTTPException, Query
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.types import ASGIApp
 
 from monitor.http.http_guard import BodyLimit, require_token
+from monitor.http.operations import ApiOperations
 from monitor.promote.promoter import PromotionError
 from monitor.sources.prediction_log_reader import parse_ts
 from reoptimize.registry.file_registry import RegistryError, check_name, check_version
@@ -56,7 +59,9 @@ class BreakerResetBody(_Body):
     by: str = Field("api", max_length=100)
 
 
-def create_api(daemon) -> FastAPI:  # noqa: ANN001 - monitor.daemon.service.Daemon
+def create_api(
+    daemon: ApiOperations, routers: Sequence[APIRouter] = (), max_body_bytes: int = 1_048_576
+) -> ASGIApp:
     app = FastAPI(title="modelhealthd", version="1", docs_url="/docs", redoc_url=None)
     auth = Depends(require_token(daemon.api_token))
     store = daemon.store
@@ -80,7 +85,7 @@ def create_api(daemon) -> FastAPI:  # noqa: ANN001 - monitor.daemon.service.Daem
 
     @app.get("/metrics")
     def metrics() -> Response:
-        return Response(daemon.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+        return Response(daemon.metrics_text(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     @app.get("/api/v1/models")
     def models() -> list[dict[str, Any]]:
@@ -138,7 +143,7 @@ def create_api(daemon) -> FastAPI:  # noqa: ANN001 - monitor.daemon.service.Daem
     def cancel(job_id: str) -> dict[str, Any]:
         if store.jobs.get(job_id) is None:
             raise HTTPException(404, f"no job {job_id!r}")
-        if not daemon.supervisor.cancel(job_id):
+        if not daemon.cancel_job(job_id):
             raise HTTPException(409, f"job {job_id} has already finished")
         return {"job": job_id, "state": "cancelled"}
 
@@ -189,7 +194,7 @@ def create_api(daemon) -> FastAPI:  # noqa: ANN001 - monitor.daemon.service.Daem
         known_model(model)
         try:
             check_version(body.version)
-            return daemon.promoter.promote(model, body.version, reason=body.reason).to_json()
+            return daemon.promote(model, body.version, body.reason).to_json()
         except (PromotionError, RegistryError) as exc:
             raise HTTPException(409, str(exc)) from None
 
@@ -197,7 +202,7 @@ def create_api(daemon) -> FastAPI:  # noqa: ANN001 - monitor.daemon.service.Daem
     def rollback(model: str, body: RollbackBody | None = None) -> dict[str, Any]:
         known_model(model)
         try:
-            record = daemon.promoter.rollback(model, reason=(body or RollbackBody()).reason)
+            record = daemon.rollback(model, (body or RollbackBody()).reason)
         except PromotionError as exc:
             raise HTTPException(409, str(exc)) from None
         return {"rolled_back": record is not None, "promotion": record.to_json() if record else None}
@@ -205,28 +210,20 @@ def create_api(daemon) -> FastAPI:  # noqa: ANN001 - monitor.daemon.service.Daem
     @app.get("/api/v1/models/{model}/breaker")
     def breaker(model: str) -> dict[str, Any]:
         known_model(model)
-        rules = daemon.rules
-        return {
-            "model": model,
-            "open": rules.breaker_open(model),
-            "consecutive_failures": rules.context.consecutive_failures(model),
-            "threshold": rules.breaker.threshold,
-        }
+        return daemon.breaker_status(model)
 
     @app.post("/api/v1/models/{model}/breaker/reset", dependencies=[auth])
     def reset_breaker(model: str, body: BreakerResetBody | None = None) -> dict[str, Any]:
         known_model(model)
         body = body or BreakerResetBody()
-        decision = daemon.rules.reset_breaker(model, by=body.by, reason=body.reason)
-        return {"model": model, "open": daemon.rules.breaker_open(model), "decision": decision.to_json()}
+        decision, is_open = daemon.reset_breaker(model, body.by, body.reason)
+        return {"model": model, "open": is_open, "decision": decision.to_json()}
 
     @app.post("/api/v1/models/{model}/report", status_code=202, dependencies=[auth])
     def report_now(model: str) -> Response:
         """Render Evidently's drift report of the current window now (in a worker process)."""
-        from monitor.http.report_request import request_report
-
         known_model(model)
-        answer = request_report(daemon, model)
+        answer = daemon.request_report(model)
         return JSONResponse(answer.body, status_code=answer.status)
 
     @app.get("/reports/{model}")
@@ -245,6 +242,6 @@ def create_api(daemon) -> FastAPI:  # noqa: ANN001 - monitor.daemon.service.Daem
             raise HTTPException(404, f"no report {name!r} for {model}")
         return FileResponse(path, media_type="text/html")
 
-    for hook in getattr(daemon, "hook_routers", ()):
-        app.include_router(hook)
-    return BodyLimit(app, daemon.config.api.max_body_bytes)  # type: ignore[return-value]
+    for router in routers:
+        app.include_router(router)
+    return BodyLimit(app, max_body_bytes)

@@ -22,21 +22,30 @@ from fastapi.responses import JSONResponse
 from monitor.alerts.intake import AlertIntake, TransientError
 from monitor.alerts.payloads import PayloadError, Source, parse_payload
 from monitor.alerts.signature import SignatureCheck, SignatureError
+from monitor.config import Config
+from monitor.exporter import DaemonMetrics
 from monitor.http.http_guard import require_token
+from monitor.running_config import RunningConfig
 
 
-def hook_router(daemon: Any, intake: AlertIntake) -> APIRouter:  # daemon: monitor.daemon.service.Daemon
-    """The hooks' routes around ``intake``; the daemon's config is read at every request."""
+def hook_router(
+    running: RunningConfig, intake: AlertIntake, metrics: DaemonMetrics, clock: Callable[[], float]
+) -> APIRouter:
+    """The hooks' routes around ``intake``; the running config is read at every request."""
     router = APIRouter(tags=["hooks"])
 
+    def token() -> str | None:
+        config = running.config
+        return config.hooks.resolved_token() or config.api.resolved_token()
+
     def counted(source: Source) -> Callable[[Request], None]:
-        check = require_token(lambda: daemon.config.hooks.resolved_token() or daemon.api_token())
+        check = require_token(token)
 
         def dependency(request: Request) -> None:
             try:
                 check(request)
             except HTTPException:
-                daemon.metrics.alerts.labels(source, "rejected").inc()
+                metrics.alerts.labels(source, "rejected").inc()
                 raise
 
         return dependency
@@ -44,19 +53,19 @@ def hook_router(daemon: Any, intake: AlertIntake) -> APIRouter:  # daemon: monit
     async def take(request: Request, source: Source) -> JSONResponse:
         body = await request.body()
         try:
-            check = signature(daemon) if source == "grafana" else None
+            check = signature(running.config) if source == "grafana" else None
         except (OSError, UnicodeDecodeError) as exc:  # the secret file is gone: refuse now, retry later
-            daemon.metrics.alerts.labels(source, "rejected").inc()
+            metrics.alerts.labels(source, "rejected").inc()
             return JSONResponse({"detail": f"cannot read the HMAC secret file: {exc}"}, status_code=503)
         try:
             if check is not None:
-                check.verify(body, request.headers, daemon.clock())
+                check.verify(body, request.headers, clock())
             payload = parse_payload(body, source)
         except SignatureError as exc:
-            daemon.metrics.alerts.labels(source, "rejected").inc()
+            metrics.alerts.labels(source, "rejected").inc()
             raise HTTPException(401, str(exc)) from None
         except PayloadError as exc:
-            daemon.metrics.alerts.labels(source, "rejected").inc()
+            metrics.alerts.labels(source, "rejected").inc()
             raise HTTPException(exc.status, exc.problems) from None
         try:
             results = await run_in_threadpool(intake.receive, source, payload)
@@ -85,9 +94,9 @@ def hook_router(daemon: Any, intake: AlertIntake) -> APIRouter:  # daemon: monit
     return router
 
 
-def signature(daemon: Any) -> SignatureCheck | None:
-    """The Grafana signature check of the daemon's current config, or None when no secret is set."""
-    cfg = daemon.config.hooks.grafana
+def signature(config: Config) -> SignatureCheck | None:
+    """The Grafana signature check of ``config``, or None when no secret is set."""
+    cfg = config.hooks.grafana
     secret = cfg.resolved_secret()
     if not secret:
         return None

@@ -10,50 +10,56 @@ store first, so none happens twice.
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import Callable
-from pathlib import Path
 
 from monitor.config import Config
 from monitor.exporter import DaemonMetrics
+from monitor.jobs.job_settings import UNRECORDED_PREFIX, JobSettings
 from monitor.promote.promoter import Promoter, PromotionError
+from monitor.running_config import RunningConfig
 from monitor.state.records import JobRecord
 from monitor.state.store import StateStore
 from reoptimize import failpoints
+from reoptimize.executors.executor import Executor, ExecutorError, JobExit, JobLimits
+from reoptimize.job.job_spec import JobError, JobResult
 
 log = logging.getLogger("modelhealthd.jobs")
 RETRY_SECONDS = (1.0, 2.0, 5.0, 15.0, 60.0)  # after a transient failure to handle a job
 
 
-def unrecorded_error(log_path: Path | None, tail_bytes: int = 8192) -> str | None:
+def unrecorded_error(log_tail: str) -> str | None:
     """The error a worker printed because it could not write it to the state store, if any."""
-    from monitor.jobs.worker import UNRECORDED_PREFIX
+    lines = [line for line in log_tail.splitlines() if line.startswith(UNRECORDED_PREFIX)]
+    return lines[-1].removeprefix(UNRECORDED_PREFIX) if lines else None
 
-    if log_path is None:
+
+def last_output_line(log_tail: str) -> str | None:
+    lines = [line.strip() for line in log_tail.splitlines() if line.strip()]
+    return lines[-1][:300] if lines else None
+
+
+def job_result(job: JobRecord) -> JobResult | None:
+    """The typed result of a succeeded job, or None (a failed job, or a result that does not parse)."""
+    if job.state != "succeeded" or not job.result:
         return None
     try:
-        with open(log_path, "rb") as fh:
-            fh.seek(max(0, fh.seek(0, 2) - tail_bytes))
-            tail = fh.read().decode(errors="replace")
-    except OSError:
+        return JobResult.from_json(job.result)
+    except JobError as exc:
+        log.warning("%s", exc, extra={"model": job.model, "job": job.id})
         return None
-    lines = [line for line in tail.splitlines() if line.startswith(UNRECORDED_PREFIX)]
-    return lines[-1].removeprefix(UNRECORDED_PREFIX) if lines else None
 
 
 class JobSupervisor:
     def __init__(
         self,
-        config: Callable[[], Config],
-        config_path: Path,
+        running: RunningConfig,
         store: StateStore,
-        executor,  # reoptimize.executors.executor.Executor
+        executor: Executor,
         promoter: Promoter,
         metrics: DaemonMetrics,
         clock: Callable[[], float],
     ):
-        self._config = config
-        self.config_path = config_path
+        self.running = running
         self.store = store
         self.executor = executor
         self.promoter = promoter
@@ -61,16 +67,15 @@ class JobSupervisor:
         self.clock = clock
         self.draining = False
         self._retry: dict[str, tuple[int, float]] = {}  # job id -> (failures, not before)
-        self._exited: list = []  # executors.base.Finished
+        self._exited: list[JobExit] = []
 
     @property
     def config(self) -> Config:
         """The running config: a SIGHUP reload swaps it and this reads the new one."""
-        return self._config()
+        return self.running.config
 
-    def argv(self, job_id: str) -> list[str]:
-        python = self.config.jobs.python or sys.executable
-        return [python, "-m", "monitor.jobs.worker", "--config", str(self.config_path), "--job", job_id]
+    def limits(self) -> JobLimits:
+        return JobLimits(timeout_seconds=self.config.jobs.timeout)
 
     def tick(self) -> None:
         now = self.clock()
@@ -94,16 +99,20 @@ class JobSupervisor:
                 self.store.jobs.finish(job.id, state, now, error=error)
             self._exited.pop(0)
 
-    def _exit_outcome(self, finished) -> tuple[str, str]:  # noqa: ANN001 - executors.base.Finished
+    def _exit_outcome(self, finished: JobExit) -> tuple[str, str]:
         if finished.timed_out:
             return "timed_out", f"killed after the job timeout of {self.config.jobs.timeout:g}s"
         if finished.cancelled:
             return "cancelled", "cancelled by request"
         if finished.exit_code == 0:
             return "failed", "worker exited without recording a result"
-        said = unrecorded_error(finished.log_path)
-        detail = f": {said}" if said else ""
-        return "failed", f"worker exited with code {finished.exit_code}{detail}; see {finished.log_path}"
+        tail = self.executor.log_tail(finished.job_id)
+        said = unrecorded_error(tail)
+        if said:
+            return "failed", f"worker exited with code {finished.exit_code}: {said}"
+        last = last_output_line(tail)
+        shown = f"; its output ends: {last}" if last else "; it printed nothing"
+        return "failed", f"worker exited with code {finished.exit_code}{shown}"
 
     def _stop_cancelled(self) -> None:
         # A job cancelled in the store (by `modelhealthd jobs cancel`) loses its worker here.
@@ -132,8 +141,9 @@ class JobSupervisor:
             if not self.store.jobs.mark_running(job.id, now):
                 continue
             try:
-                self.executor.submit(job.id, self.argv(job.id), None)
-            except OSError as exc:
+                ref = JobSettings.from_config(self.config, job.model, job.id).job_ref()
+                self.executor.submit(ref, self.limits())
+            except (ExecutorError, KeyError, OSError) as exc:
                 self.store.jobs.finish(job.id, "failed", now, error=f"could not start the worker: {exc}")
                 continue
             running += 1
@@ -178,13 +188,14 @@ class JobSupervisor:
         self._retry.pop(job.id, None)
 
     def _log_outcome(self, job: JobRecord, now: float) -> str:
-        verdict = (job.result or {}).get("verdict") or {}
-        text = verdict.get("text") or job.error or job.state
+        result = job_result(job)
+        verdict = result.verdict if result else None
+        text = verdict.text() if verdict else job.error or job.state
         logged = self.store.decisions.list(job_id=job.id, limit=500)
         if any(d.data.get("finished") for d in logged):
             return text
         seconds = job.finished_at - job.started_at if job.finished_at and job.started_at else None
-        passed = bool(verdict.get("passed")) if verdict else None
+        passed = verdict.passed if verdict else None
         self.metrics.job_finished(job.model, job.pipeline, job.state, seconds, passed)
         self.store.decisions.append(
             now,
@@ -193,10 +204,15 @@ class JobSupervisor:
             model=job.model,
             rule=job.rule,
             job_id=job.id,
-            data={"state": job.state, "verdict": verdict, "error": job.error, "finished": True},
+            data={
+                "state": job.state,
+                "verdict": verdict.to_json() if verdict else {},
+                "error": job.error,
+                "finished": True,
+            },
         )
         log.info("job %s %s", job.id, job.state, extra={"model": job.model, "job": job.id})
-        if self._promotable(job) and self._approval(job) == "manual":
+        if result is not None and self._promotable(job, result) and result.verdict.approval == "manual":
             self.store.decisions.append(
                 now,
                 "verdict",
@@ -208,18 +224,13 @@ class JobSupervisor:
         return text
 
     @staticmethod
-    def _promotable(job: JobRecord) -> bool:
-        verdict = (job.result or {}).get("verdict") or {}
-        return job.state == "succeeded" and bool(verdict.get("passed")) and bool(job.candidate_version)
-
-    def _approval(self, job: JobRecord) -> str | None:
-        try:
-            return self.config.model(job.model).policy.approval
-        except KeyError:
-            return None
+    def _promotable(job: JobRecord, result: JobResult) -> bool:
+        """A candidate the gate passed and the worker staged; its approval is the verdict's own."""
+        return result.verdict.passed and bool(job.candidate_version)
 
     def _maybe_promote(self, job: JobRecord, text: str, now: float) -> None:
-        if not self._promotable(job) or self._approval(job) != "auto":
+        result = job_result(job)
+        if result is None or not self._promotable(job, result) or not result.verdict.auto_promote:
             return
         earlier = [p for p in self.store.promotions.for_job(job.id) if p.state in ("done", "intent")]
         if earlier:

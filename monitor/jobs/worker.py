@@ -1,9 +1,11 @@
 """The job worker: one re-optimization job in its own process.
 
-``python -m monitor.jobs.worker --config FILE --job ID``. It reads the job from the state store,
-assembles the data (reference, recent labelled window, unlabelled traffic), runs the
-pipeline with a heartbeat, and writes the result. It never moves the production pointer:
-the daemon promotes. A worker that dies leaves a job the daemon marks failed.
+An executor calls :func:`run_job_ref` with the job's settings (see
+:mod:`monitor.jobs.job_settings`). It reads the job from the state store, assembles the data
+(reference, recent labelled window, unlabelled traffic), runs the pipeline with a heartbeat,
+and writes the result. It never moves the production pointer: the daemon promotes. A worker
+that dies leaves a job the daemon marks failed. ``python -m monitor.jobs.worker --config FILE
+--job ID`` runs a job in the foreground, for an operator or a test.
 """
 
 from __future__ import annotations
@@ -16,22 +18,22 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Mapping
 from typing import Any
 
-from monitor.config import Config, ConfigError, ModelConfig, load_config
+from monitor.config import ConfigError, ModelConfig, load_config
+from monitor.jobs.job_settings import UNRECORDED_PREFIX, JobSettings
 from monitor.sources.label_book import LabelBook
 from monitor.sources.prediction_log_reader import PredictionLogReader
 from monitor.state.records import JobRecord
 from monitor.state.store import StateStore
 from reoptimize import failpoints
+from reoptimize.executors.executor import ExecutorError
 from reoptimize.registry.file_registry import FileRegistry
 
 log = logging.getLogger("modelhealthd.worker")
 HEARTBEAT_SECONDS = 2.0
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_UNRECORDED = 0, 1, 2, 3
-# The last line a worker prints when it could not record its own failure (the state store is
-# read-only, full or gone); the daemon copies it into the job's error.
-UNRECORDED_PREFIX = "job failed, unrecorded: "
 # How long a finished job keeps trying to write its result while the state store is busy (each
 # attempt already waits SQLite's busy timeout): a result is worth waiting for.
 RECORD_RETRY_SECONDS = 120.0
@@ -125,12 +127,23 @@ def build_spec(job: JobRecord, model: ModelConfig, timeout: float | None = None,
     )
 
 
-def run(config: Config, job_id: str) -> int:
+def run_job_ref(payload: Mapping[str, Any]) -> int:
+    """The entry every executor runs: the job named by ``payload`` (a :class:`JobSettings`)."""
+    try:
+        settings = JobSettings.from_payload(payload)
+    except ExecutorError as exc:
+        print(f"{UNRECORDED_PREFIX}{exc}", flush=True)
+        return EXIT_BAD_INPUT
+    return run(settings)
+
+
+def run(settings: JobSettings) -> int:
     from reoptimize.job.job_spec import JobData
     from reoptimize.job.runner import run_job
 
+    job_id, model = settings.job_id, settings.model
     try:
-        store = record(lambda: StateStore.open(config.state), "opening the state store")
+        store = record(lambda: StateStore.open(settings.state), "opening the state store")
         job = record(lambda: store.jobs.get(job_id), "reading the job")
     except Exception as exc:  # noqa: BLE001 - whatever it is, the daemon must learn it
         print(f"{UNRECORDED_PREFIX}cannot read the job from the state store: {exc}", flush=True)
@@ -138,17 +151,20 @@ def run(config: Config, job_id: str) -> int:
     if job is None or job.state != "running":
         log.error("job %s is not running (state %s); nothing to do", job_id, job and job.state)
         return EXIT_BAD_INPUT
-    registry = FileRegistry(config.registry)
+    registry = FileRegistry(settings.registry)
     beat = Heartbeat(store, job_id)
     beat.start()
     try:
-        model = config.model(job.model)
+        if job.model != model.name:
+            raise ValueError(
+                f"job {job_id} is for model {job.model!r}, but its settings are for {model.name!r}"
+            )
         champion = job.champion_version or registry.production(model.name)
         if champion is None:
             raise ValueError(f"{model.name} has no production version in the registry {registry.root}")
         # Every file against the manifest before any is parsed (a planted pickle refuses it too).
         manifest = registry.verify(model.name, champion)
-        spec = build_spec(job, model, config.jobs.timeout, manifest.task)
+        spec = build_spec(job, model, settings.timeout, manifest.task)
         features = tuple(model.features or manifest.features)
         import pandas as pd
 
@@ -209,13 +225,26 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DO_NOT_TRACK", "1")
     try:
         config = load_config(args.config)
-    except ConfigError as exc:
+        settings = JobSettings.from_config(config, _job_model(config.state, args.job), args.job)
+    except (ConfigError, KeyError, LookupError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    return run(config, args.job)
+    return run(settings)
+
+
+def _job_model(state: str, job_id: str) -> str:
+    """The model of a stored job (for running a job by hand from a config file)."""
+    store = StateStore.open(state)
+    try:
+        job = store.jobs.get(job_id)
+    finally:
+        store.close()
+    if job is None:
+        raise LookupError(f"no job {job_id!r} in the state store")
+    return job.model
 
 
 if __name__ == "__main__":
-    from monitor.process_exit import exit_now
+    from reoptimize.executors.process_exit import exit_now
 
     exit_now(main())

@@ -20,6 +20,7 @@ import requests
 
 from monitor.config import Config, ModelConfig
 from monitor.exporter import DaemonMetrics
+from monitor.running_config import RunningConfig
 from monitor.state.records import PromotionRecord
 from monitor.state.store import StateStore
 from reoptimize import failpoints
@@ -77,14 +78,14 @@ def call_reload(model: ModelConfig, session: requests.Session) -> ReloadResult:
 class Promoter:
     def __init__(
         self,
-        config: Callable[[], Config],
+        running: RunningConfig,
         registry: FileRegistry,
         store: StateStore,
         metrics: DaemonMetrics | None,
         clock: Callable[[], float],
         session: requests.Session | None = None,
     ):
-        self._config = config
+        self.running = running
         self.registry = registry
         self.store = store
         self.metrics = metrics
@@ -96,7 +97,7 @@ class Promoter:
     @property
     def config(self) -> Config:
         """The running config: a SIGHUP reload swaps it and this reads the new one."""
-        return self._config()
+        return self.running.config
 
     def _pointer(self, model: str) -> str | None:
         """The production pointer, or None when it is missing or unreadable."""

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from monitor.config import Config, ModelConfig
 from monitor.measurements import Measurements
 from monitor.promote.promoter import Promoter, PromotionError
+from monitor.running_config import RunningConfig
 from monitor.state.records import CheckRecord, PromotionRecord
 from monitor.state.store import StateStore
 from reoptimize.gate.live_regression import WatchPolicy, compare_live
@@ -53,9 +54,9 @@ def policy_of(model: ModelConfig) -> WatchPolicy:
 
 class PromotionWatch:
     def __init__(
-        self, config: Callable[[], Config], store: StateStore, promoter: Promoter, clock: Callable[[], float]
+        self, running: RunningConfig, store: StateStore, promoter: Promoter, clock: Callable[[], float]
     ):
-        self._config = config
+        self.running = running
         self.store = store
         self.promoter = promoter
         self.clock = clock
@@ -65,7 +66,7 @@ class PromotionWatch:
     @property
     def config(self) -> Config:
         """The running config: a SIGHUP reload swaps it and this reads the new one."""
-        return self._config()
+        return self.running.config
 
     def _open(self, model: ModelConfig) -> PromotionRecord | None:
         last = self.store.promotions.last_done(model.name)

@@ -260,6 +260,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from monitor.process_exit import exit_now
+    from reoptimize.executors.process_exit import exit_now
 
     exit_now(main())

@@ -21,6 +21,20 @@ class ConstraintResult:
     ok: bool
     detail: str  # the expression with values filled in, or why it could not be checked
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "expression": self.expression,
+            "values": dict(self.values),
+            "ok": self.ok,
+            "detail": self.detail,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ConstraintResult:
+        return cls(
+            str(data["expression"]), dict(data.get("values") or {}), bool(data["ok"]), str(data["detail"])
+        )
+
 
 @dataclass(frozen=True)
 class GateVerdict:
@@ -57,10 +71,7 @@ class GateVerdict:
             "objective_gain": self.objective_gain,
             "min_improvement": self.min_improvement,
             "relative": self.relative,
-            "constraints": [
-                {"expression": c.expression, "values": dict(c.values), "ok": c.ok, "detail": c.detail}
-                for c in self.constraints
-            ],
+            "constraints": [c.to_json() for c in self.constraints],
             "reasons": list(self.reasons),
             "approval": self.approval,
             "candidate": self.candidate_label,
@@ -68,6 +79,35 @@ class GateVerdict:
             "trigger": dict(self.trigger),
             "text": self.text(),
         }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> GateVerdict:
+        """The verdict :meth:`to_json` wrote (``auto_promote`` and ``text`` are derived again).
+
+        Raises ``ValueError`` naming the field when ``data`` is not such a verdict.
+        """
+        try:
+            return cls(
+                passed=bool(data["passed"]),
+                objective=str(data["objective"]),
+                candidate_value=_optional_float(data.get("candidate_value")),
+                champion_value=_optional_float(data.get("champion_value")),
+                objective_gain=_optional_float(data.get("objective_gain")),
+                min_improvement=float(data["min_improvement"]),
+                constraints=tuple(ConstraintResult.from_json(c) for c in data.get("constraints") or ()),
+                reasons=tuple(str(r) for r in data.get("reasons") or ()),
+                approval=str(data.get("approval", "auto")),
+                relative=bool(data.get("relative", False)),
+                candidate_label=str(data.get("candidate", "candidate")),
+                champion_label=str(data.get("champion", "champion")),
+                trigger=dict(data.get("trigger") or {}),
+            )
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"not a gate verdict: {type(exc).__name__}: {exc}") from None
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def format_number(value: Any) -> str:

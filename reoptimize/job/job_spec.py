@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from reoptimize.gate.candidate_metrics import CandidateMetrics
 from reoptimize.gate.verdict import GateVerdict
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class JobError(RuntimeError):
@@ -117,3 +118,27 @@ class JobResult:
             "policy": dict(self.policy),
             "chosen": self.chosen,
         }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> JobResult:
+        """The result :meth:`to_json` wrote; raises :class:`JobError` naming what is wrong."""
+        try:
+            return cls(
+                job_id=str(data["job_id"]),
+                model=str(data["model"]),
+                pipeline=str(data["pipeline"]),
+                champion_version=str(data["champion_version"]),
+                champion=CandidateMetrics.from_json(data["champion"]),
+                candidate=CandidateMetrics.from_json(data["candidate"]),
+                verdict=GateVerdict.from_json(data["verdict"]),
+                staged_version=None if data.get("staged_version") is None else str(data["staged_version"]),
+                timings=dict(data.get("timings") or {}),
+                steps=tuple(dict(s) for s in data.get("steps") or ()),
+                data_windows=dict(data.get("data_windows") or {}),
+                candidates=tuple(dict(c) for c in data.get("candidates") or ()),
+                goal=dict(data.get("goal") or {}),
+                policy=dict(data.get("policy") or {}),
+                chosen=data.get("chosen"),
+            )
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise JobError(f"job result of {data.get('job_id', '?')!r} is malformed: {exc}") from None

@@ -24,7 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sklearn.metrics import f1_score
 
 from monitor.config import load_config
-from monitor.daemon.service import Daemon
+from monitor.daemon.wiring import build_daemon
 from monitor.sources.histogram import histogram_quantile
 from reoptimize.registry.file_registry import FileRegistry
 from serving.app import create_app
@@ -100,7 +100,7 @@ def test_every_measurement_is_right_behind_a_real_prometheus(tmp_path: Path) -> 
         proba = np.concatenate(proba_rows)
         truth = sample_labels(proba, rng)
         labelled = {rid: int(y) for i, (rid, y) in enumerate(zip(ids, truth, strict=True)) if i % 10 < 7}
-        daemon = Daemon(load_config(config_path), config_path)
+        daemon = build_daemon(load_config(config_path), config_path)
         daemon.start(serve_http=True)
         try:
             api = f"http://127.0.0.1:{api_port}"

@@ -175,9 +175,9 @@ def _point_production_at(world: World, version: str) -> None:
 
 def _daemon(world: World):  # noqa: ANN202
     from monitor.config import load_config
-    from monitor.daemon.service import Daemon
+    from monitor.daemon.wiring import build_daemon
 
-    return Daemon(load_config(world.config_path), world.config_path)
+    return build_daemon(load_config(world.config_path), world.config_path)
 
 
 def _consumers(world: World) -> dict[str, Callable[[], str]]:

@@ -21,7 +21,7 @@ import yaml
 from typer.testing import CliRunner
 
 from monitor.cli import app as cli_app
-from monitor.daemon.reload import ReloadRefused, reload_daemon
+from monitor.daemon.reload import ReloadRefused
 from tests.reliability.support_http import empty_server
 from tests.reliability.support_state import state_digest
 from tests.support.alerting import (
@@ -399,7 +399,7 @@ def test_bad_configs_and_rules_are_refused_by_validate_and_by_reload(daemon_setu
         assert result.exit_code == 2 and says in result.output, (name, result.output)
         config_path.write_text(text)
         with pytest.raises(ReloadRefused, match="not a valid config"):
-            reload_daemon(daemon)
+            daemon.reload()
         assert daemon.config is running, name
         passes += 1
     for name, (text, says) in BAD_RULES.items():
@@ -410,7 +410,7 @@ def test_bad_configs_and_rules_are_refused_by_validate_and_by_reload(daemon_setu
         config = yaml.safe_load(good_text) | {"rules": [str(rules)]}
         config_path.write_text(yaml.safe_dump(config))
         with pytest.raises(ReloadRefused, match="rules do not load"):
-            reload_daemon(daemon)
+            daemon.reload()
         assert daemon.config is running, name
         passes += 1
     config_path.write_text(good_text)

@@ -22,6 +22,7 @@ from monitor.config import parse_config
 from monitor.decide.rule_runner import RuleRunner
 from monitor.exporter import DaemonMetrics
 from monitor.measurements import Measurements
+from monitor.running_config import RunningConfig
 from monitor.state.store import StateStore
 from reoptimize.registry.file_registry import FileRegistry
 from rules.loader import parse_rules
@@ -97,7 +98,11 @@ def test_a_flapping_metric_acts_at_most_once_per_cooldown(tmp_path, report) -> N
     clock = Clock(1_800_000_000.0)
     start = clock.now
     runner = RuleRunner(
-        parse_rules(RULES), config, store, FileRegistry(config.registry), DaemonMetrics(), clock
+        RunningConfig(config, parse_rules(RULES)),
+        store,
+        FileRegistry(config.registry),
+        DaemonMetrics(),
+        clock,
     )
     ends: dict[str, float] = {}  # job id -> when it finishes
     crossings = {(r, m): 0 for r in COOLDOWNS for m in MODELS}

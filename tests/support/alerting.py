@@ -19,6 +19,7 @@ import yaml
 
 from monitor.config import load_config
 from monitor.daemon.service import Daemon
+from monitor.daemon.wiring import build_daemon
 from reoptimize.job.first_versions import register_version
 from reoptimize.registry.file_registry import FileRegistry
 from tests.support.onnx_models import linear_classifier
@@ -87,7 +88,7 @@ def write_config(
 
 
 def start_daemon(config_path: Path, clock: Callable[[], float] = time.time) -> tuple[Daemon, str]:
-    daemon = Daemon(load_config(config_path), config_path, clock=clock)
+    daemon = build_daemon(load_config(config_path), config_path, clock=clock)
     daemon.start()
     return daemon, f"http://{daemon.config.api.listen}"
 

@@ -126,7 +126,7 @@ def test_no_drift_means_zero_impact_and_too_few_rows_unknown(world) -> None:
 
 def test_rules_act_only_on_drift_that_matters(tmp_path: Path, loopback) -> None:
     """``drift_share > 0.3 && drift_impact > 0.02``: drift of ignored features does not fire it."""
-    from monitor.daemon.service import Daemon
+    from monitor.daemon.wiring import build_daemon
 
     loopback.handler = lambda req: (200, b"", "text/plain")
     rng = np.random.default_rng(int(time.time()) + 1)
@@ -154,7 +154,7 @@ def test_rules_act_only_on_drift_that_matters(tmp_path: Path, loopback) -> None:
     moved = drifted.copy()
     moved[:, 0] += 0.7  # the deciding feature drifts too
     log_traffic(tmp_path / "used", "used", "1", onnx["used"], moved, FEATURES, now - 60)
-    daemon = Daemon(load_config(config), config, clock=lambda: now)
+    daemon = build_daemon(load_config(config), config, clock=lambda: now)
     try:
         quiet, loud = daemon.run_check("ignored"), daemon.run_check("used")
         states = {

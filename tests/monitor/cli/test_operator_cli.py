@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from monitor.cli import app
 from monitor.cli.operator_view import model_status
 from monitor.config import load_config
-from monitor.daemon.service import Daemon
+from monitor.daemon.wiring import build_daemon
 from monitor.state.store import StateStore
 from reoptimize.job.first_versions import register_version
 from reoptimize.registry.file_registry import FileRegistry
@@ -133,7 +133,7 @@ def test_jobs_list_show_and_cancel_from_the_store(setup) -> None:
 
 def test_status_and_jobs_through_the_api(setup) -> None:
     config, store, url = setup
-    daemon = Daemon(load_config(config), config)
+    daemon = build_daemon(load_config(config), config)
     daemon.start()
     try:
         job = store.jobs.create("churn", "retrain", {}, {}, now=time.time())

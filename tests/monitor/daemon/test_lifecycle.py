@@ -19,6 +19,7 @@ from monitor.daemon.lifecycle import Lifecycle, liveness_problems
 from monitor.daemon.reload import plan_reload
 from monitor.daemon.sd_notify import Notifier, watchdog_interval
 from monitor.daemon.service import Daemon
+from monitor.daemon.wiring import build_daemon
 from monitor.state.daemon_lock import DaemonLock, StoreLockedError, holder, lock_path
 from reoptimize.job.first_versions import register_version
 from reoptimize.registry.file_registry import FileRegistry
@@ -118,7 +119,7 @@ def daemon(tmp_path: Path, loopback):
             }
         )
     )
-    d = Daemon(load_config(path), path)
+    d = build_daemon(load_config(path), path)
     d.start()
     yield d
     if not d.stopping.is_set():
@@ -155,14 +156,16 @@ def test_reload_in_process_reschedules_and_keeps_the_rule_runner_contract(daemon
     text = daemon.config_path.read_text().replace("name: m\n", "name: m\n  check: {every: 5s}\n")
     daemon.config_path.write_text(text)
     lifecycle = Lifecycle(daemon, Notifier(None))
-    old_rules = daemon.rules
+    old_engine = daemon.rules.engine
     assert lifecycle.reload() is True
     assert daemon.config.model("m").check.every == 5.0
     assert daemon.scheduler.get_job("check:m").trigger.interval.total_seconds() == 5.0
     assert (
         daemon.metrics.registry.get_sample_value("modelhealth_check_interval_seconds", {"model": "m"}) == 5.0
     )
-    assert daemon.rules is not old_rules and daemon.supervisor.config is daemon.config
+    # Every collaborator reads the one running config; the rule engine is rebuilt for it once.
+    assert daemon.rules.config is daemon.config and daemon.rules.engine is not old_engine
+    assert daemon.rules.engine is daemon.rules.engine and daemon.supervisor.config is daemon.config
     assert daemon.promoter.config is daemon.config and daemon.watch.config is daemon.config
     daemon.config_path.write_text("models: [{name: m}]\n")
     assert lifecycle.reload() is False

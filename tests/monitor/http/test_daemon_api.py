@@ -19,7 +19,7 @@ import requests
 import yaml
 
 from monitor.config import load_config
-from monitor.daemon.service import Daemon
+from monitor.daemon.wiring import build_daemon
 from reoptimize.job.first_versions import register_version
 from reoptimize.registry.file_registry import FileRegistry
 from tests.support.onnx_models import linear_classifier
@@ -61,7 +61,7 @@ def daemon(tmp_path: Path, loopback):
             }
         )
     )
-    d = Daemon(load_config(config_path), config_path)
+    d = build_daemon(load_config(config_path), config_path)
     d.start()
     yield d, f"http://127.0.0.1:{port}"
     d.stop(grace=5)

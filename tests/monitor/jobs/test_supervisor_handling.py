@@ -18,23 +18,18 @@ from monitor.config import Config
 from monitor.exporter import DaemonMetrics
 from monitor.jobs.supervisor import JobSupervisor
 from monitor.promote.promoter import Promoter
+from monitor.running_config import RunningConfig
 from monitor.state.store import StateStore
 from reoptimize import failpoints
 from reoptimize.registry.file_registry import FileRegistry
+from tests.support.fake_executor import FakeExecutor
+from tests.support.job_results import job_result_json
 
 DAEMON_STEPS = tuple(s for s in failpoints.PROMOTION_STEPS if s not in failpoints.WORKER_STEPS)
 
 
 class Crash(BaseException):
     """Stands for SIGKILL: nothing below the failure point runs, no ``except Exception`` sees it."""
-
-
-class IdleExecutor:
-    def poll(self) -> list:
-        return []
-
-    def running(self) -> set:
-        return set()
 
 
 @pytest.fixture
@@ -53,16 +48,16 @@ def world(tmp_path: Path, loopback):
     store = StateStore.open(f"sqlite:///{tmp_path}/state.db")
     job = store.jobs.create("m", "retrain", {}, {}, time.time())
     store.jobs.mark_running(job.id, time.time())
-    verdict = {"passed": True, "text": "candidate is better"}
-    store.jobs.finish(job.id, "succeeded", time.time(), result={"verdict": verdict}, candidate_version="2")
+    result = job_result_json(job.id, "m")
+    store.jobs.finish(job.id, "succeeded", time.time(), result=result, candidate_version="2")
     return config, registry, store, job.id, loopback
 
 
 def _daemon(config, registry, store):  # noqa: ANN001, ANN202 - what a (re)started daemon builds
-    promoter = Promoter(lambda: config, registry, store, None, time.time)
+    promoter = Promoter(RunningConfig(config), registry, store, None, time.time)
     promoter.reconcile()
     supervisor = JobSupervisor(
-        lambda: config, Path("c.yaml"), store, IdleExecutor(), promoter, DaemonMetrics(), time.time
+        RunningConfig(config), store, FakeExecutor(), promoter, DaemonMetrics(), time.time
     )
     return supervisor
 

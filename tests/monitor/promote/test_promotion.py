@@ -9,6 +9,7 @@ import pytest
 
 from monitor.config import Config
 from monitor.promote.promoter import Promoter, PromotionError
+from monitor.running_config import RunningConfig
 from monitor.state.store import StateStore
 from reoptimize.registry.file_registry import FileRegistry
 
@@ -30,7 +31,12 @@ def world(tmp_path: Path, loopback):
     registry.set_production("m", "1")
     store = StateStore.open(f"sqlite:///{tmp_path}/state.db")
     clock = iter(range(1000, 100000)).__next__
-    return Promoter(lambda: config, registry, store, None, lambda: float(clock())), registry, store, loopback
+    return (
+        Promoter(RunningConfig(config), registry, store, None, lambda: float(clock())),
+        registry,
+        store,
+        loopback,
+    )
 
 
 def test_promote_records_intent_switches_pointer_and_calls_reload(world) -> None:

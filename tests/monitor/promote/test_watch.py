@@ -11,6 +11,7 @@ from monitor.config import Config
 from monitor.measurements import Measurements
 from monitor.promote.promoter import Promoter
 from monitor.promote.promotion_watch import PromotionWatch
+from monitor.running_config import RunningConfig
 from monitor.state.store import StateStore
 from reoptimize.registry.file_registry import FileRegistry
 
@@ -46,8 +47,15 @@ def world(tmp_path: Path, loopback):
     registry.set_production("m", "1")
     store = StateStore.open(f"sqlite:///{tmp_path}/state.db")
     clock = Clock(10_000.0)
-    promoter = Promoter(lambda: config, registry, store, None, clock)
-    return config, registry, store, promoter, PromotionWatch(lambda: config, store, promoter, clock), clock
+    promoter = Promoter(RunningConfig(config), registry, store, None, clock)
+    return (
+        config,
+        registry,
+        store,
+        promoter,
+        PromotionWatch(RunningConfig(config), store, promoter, clock),
+        clock,
+    )
 
 
 def _check(store, watch, config, clock, version: str, **values) -> None:  # noqa: ANN001

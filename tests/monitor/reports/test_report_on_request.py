@@ -11,7 +11,7 @@ import requests
 import yaml
 
 from monitor.config import load_config
-from monitor.daemon.service import Daemon
+from monitor.daemon.wiring import build_daemon
 from reoptimize.registry.file_registry import FileRegistry
 from tests.support.prometheus import free_port
 from tests.support.traffic import log_traffic, register_classifier
@@ -39,7 +39,7 @@ def daemon(tmp_path: Path, loopback):
         "api": {"listen": f"127.0.0.1:{port}", "token": TOKEN},
         "models": [{"name": "m", "server": {"url": loopback.url}, "data": {"predictions": str(tmp_path / "log")},
                     "check": {"every": "1h", "report": "on_request"}}]}))  # fmt: skip
-    d = Daemon(load_config(path), path)
+    d = build_daemon(load_config(path), path)
     d.start()
     yield d, f"http://127.0.0.1:{port}"
     d.stop(grace=5)

@@ -202,7 +202,7 @@ def test_a_failing_prometheus_makes_every_serving_value_unknown(loopback, tmp_pa
 
 def test_an_empty_prometheus_is_down_and_fires_no_rule(tmp_path, caplog) -> None:
     require_prometheus()
-    from monitor.daemon.service import Daemon
+    from monitor.daemon.wiring import build_daemon
 
     rules = tmp_path / "rules.yaml"
     rules.write_text(
@@ -238,7 +238,7 @@ def test_an_empty_prometheus_is_down_and_fires_no_rule(tmp_path, caplog) -> None
                 }
             )
         )
-        daemon = Daemon(load_config(config_path), config_path)
+        daemon = build_daemon(load_config(config_path), config_path)
         try:
             with caplog.at_level(logging.WARNING, logger="modelhealthd"):
                 m = daemon.run_check("m")
