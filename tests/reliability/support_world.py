@@ -241,7 +241,7 @@ class Daemon:
 
 
 def worker_pids(world: World, job_id: str) -> list[int]:
-    """Live job workers of this world's job (their command line names the job and the config)."""
+    """Live job workers of this world's job (their command line names the job; job ids are random)."""
     pids = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -250,11 +250,7 @@ def worker_pids(world: World, job_id: str) -> list[int]:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if (
-            b"monitor.jobs.worker" in argv
-            and job_id.encode() in argv
-            and str(world.config_path).encode() in argv
-        ):
+        if b"reoptimize.executors.job_process" in argv and job_id.encode() in argv:
             pids.append(int(entry.name))
     return pids
 
