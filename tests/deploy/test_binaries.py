@@ -22,6 +22,20 @@ def _executable(path: Path) -> Path:
     return path
 
 
+def _pytest_without_tools(directory: Path, test_file: str) -> tuple[str, int]:
+    """Run pytest on ``directory/test_file`` with a PATH that holds none of the tools."""
+    env = dict(os.environ, PATH=str(directory / "bin"), PYTHONPATH=str(ROOT), COLUMNS="400")
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-rfEs", "-p", "no:cacheprovider", test_file],
+        cwd=directory,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return done.stdout + done.stderr, done.returncode
+
+
 def test_a_missing_binary_fails_naming_it_the_package_and_the_make_target(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(pytest.fail.Exception) as failed:
@@ -91,21 +105,31 @@ def test_pytest_reports_a_missing_binary_as_one_failed_line_not_a_skip(tmp_path)
         "    require('promtool')\n"
         "    raise AssertionError('the test went on without promtool')\n"
     )
-    env = dict(os.environ, PATH=str(tmp_path / "bin"), PYTHONPATH=str(ROOT), COLUMNS="400")
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-rfs", "-p", "no:cacheprovider", str(test_file)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    out = done.stdout + done.stderr
+    out, returncode = _pytest_without_tools(tmp_path, test_file.name)
     message = "promtool is not installed: run `make system-deps` (installs Debian's prometheus)"
-    assert done.returncode == 1, out
+    assert returncode == 1, out
     assert "1 failed" in out and "skipped" not in out, out
     lines = out.splitlines()
     header = next(i for i, line in enumerate(lines) if "_ test_lint _" in line)
     assert lines[header + 1] == message and lines[header + 2].startswith("=="), out  # and no traceback
     assert f"FAILED {test_file.name}::test_lint - Failed: {message}" in lines, out
+    assert "the test went on" not in out, out
+
+
+def test_a_fixture_that_needs_a_missing_binary_errors_the_test_in_one_line(tmp_path) -> None:
+    """Required in a fixture, the same message comes back as a setup error: counted, never skipped."""
+    (tmp_path / "test_fixture_needs_amtool.py").write_text(
+        "import pytest\n"
+        "from tests.support.binaries import require\n\n"
+        "@pytest.fixture\n"
+        "def amtool():\n"
+        "    return require('amtool')\n\n"
+        "def test_routes(amtool):\n"
+        "    raise AssertionError('the test went on without amtool')\n"
+    )
+    out, returncode = _pytest_without_tools(tmp_path, "test_fixture_needs_amtool.py")
+    message = "amtool is not installed: run `make system-deps` (installs Debian's prometheus-alertmanager)"
+    assert returncode == 1, out
+    assert "1 error" in out and "skipped" not in out, out
+    assert f"ERROR test_fixture_needs_amtool.py::test_routes - Failed: {message}" in out.splitlines(), out
     assert "the test went on" not in out, out

@@ -183,7 +183,10 @@ def test_the_real_installer_finds_everything_here_postgres_included() -> None:
 
 
 def _dry_run(*goals: str) -> list[str]:
-    done = subprocess.run(["make", "-n", *goals], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    # Under `make test` the parent's MAKEFLAGS/MAKELEVEL would add "Entering directory" lines.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    argv = ["make", "--no-print-directory", "-n", *goals]
+    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     return done.stdout.splitlines()
 
