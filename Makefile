@@ -7,13 +7,15 @@ export DO_NOT_TRACK := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test test-slow test-reliability lint format bench docs dashboards clean
+.PHONY: help venv system-deps demo test test-slow test-reliability lint format bench docs dashboards clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
+# A venv whose python lacks pip is what a failed `python -m venv` (no ensurepip) leaves behind.
 $(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip --version >/dev/null 2>&1 || \
+	  { .ci/system-deps --venv $(PYTHON) && $(PYTHON) -m venv --clear $(VENV); }
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
@@ -21,16 +23,19 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## Create .venv and install the project (torch==2.13.0 first)
 
+system-deps: ## Install the Debian packages the tests run (prometheus, alertmanager, postgresql, systemd) if missing
+	@.ci/system-deps
+
 demo: $(STAMP) ## Run the whole loop on the built-in digits demo (artefacts in ./demo-out)
 	$(BIN)/modelhealthd demo --out demo-out
 
-test: $(STAMP) ## Run the test suite (what CI runs)
+test: system-deps $(STAMP) ## Run the test suite (what CI runs)
 	$(BIN)/python -m pytest -q
 
-test-reliability: $(STAMP) ## Run the fault-injection suite; ends with a table of scenarios
+test-reliability: system-deps $(STAMP) ## Run the fault-injection suite; ends with a table of scenarios
 	$(BIN)/python -m pytest -q -m reliability tests/reliability
 
-test-slow: $(STAMP) ## Run only the tests marked slow (exit code 5 means none are marked)
+test-slow: system-deps $(STAMP) ## Run only the tests marked slow (exit code 5 means none are marked)
 	$(BIN)/python -m pytest -q -m slow || [ $$? -eq 5 ]
 
 

@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from monitor.config import load_config
+from tests.support.binaries import require
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "deploy" / "compose.yaml"
@@ -187,8 +188,8 @@ def test_grafana_provisioning_is_mounted_where_it_points(compose: dict) -> None:
             assert name in env_names, f"{path.name} needs ${{{name}}}, which grafana's environment lacks"
 
 
-@pytest.mark.skipif(shutil.which("promtool") is None, reason="needs promtool")
 def test_prometheus_config_passes_promtool_in_its_container_layout(compose: dict, tmp_path: Path) -> None:
+    promtool = require("promtool")
     prom = compose["services"]["prometheus"]
     etc = tmp_path / "etc" / "prometheus"
     for source, target in mounts(prom):
@@ -196,17 +197,16 @@ def test_prometheus_config_passes_promtool_in_its_container_layout(compose: dict
         dest.parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree if source.is_dir() else shutil.copy)(source, dest)
     result = subprocess.run(
-        ["promtool", "check", "config", str(etc / "prometheus.yml")], capture_output=True, text=True
+        [promtool, "check", "config", str(etc / "prometheus.yml")], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout and "rule files found" in result.stdout
 
 
-@pytest.mark.skipif(shutil.which("amtool") is None, reason="needs amtool")
 def test_alertmanager_config_passes_amtool(compose: dict) -> None:
     am = compose["services"]["alertmanager"]
     result = subprocess.run(
-        ["amtool", "check-config", str(host_path(am, "/etc/alertmanager/alertmanager.yml"))],
+        [require("amtool"), "check-config", str(host_path(am, "/etc/alertmanager/alertmanager.yml"))],
         capture_output=True,
         text=True,
     )

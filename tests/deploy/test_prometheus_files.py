@@ -17,6 +17,7 @@ import yaml
 from monitor.config import GrafanaHookConfig
 from rules.engine import RuleEngine
 from rules.loader import load_rules
+from tests.support.binaries import require
 
 pytestmark = pytest.mark.prometheus
 
@@ -25,10 +26,8 @@ PROM = ROOT / "deploy" / "prometheus"
 ALERTMANAGER = ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
 
 
-def run(*argv: str) -> subprocess.CompletedProcess:
-    if shutil.which(argv[0]) is None:
-        pytest.skip(f"{argv[0]} is not installed (apt-get install prometheus prometheus-alertmanager)")
-    return subprocess.run(argv, capture_output=True, text=True, timeout=120)
+def run(binary: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([require(binary), *args], capture_output=True, text=True, timeout=120)
 
 
 def test_promtool_checks_the_config_and_every_rule_file() -> None:

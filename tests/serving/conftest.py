@@ -123,12 +123,11 @@ def server(registry_root: Path, tmp_path: Path) -> Iterator[RunningServer]:
 @pytest.fixture
 def promtool_check():
     """``promtool_check(exposition_bytes)`` asserts that ``promtool check metrics`` finds nothing."""
-    import shutil
     import subprocess
 
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        pytest.skip("promtool is not installed (apt-get install prometheus)")
+    from tests.support.binaries import require
+
+    promtool = require("promtool")
 
     def check(exposition: bytes) -> None:
         done = subprocess.run(

@@ -15,14 +15,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tests.support.prometheus_process import PROMETHEUS, PrometheusServer, free_port, require_binary
+from tests.support.binaries import require
+from tests.support.prometheus_process import PrometheusServer, free_port
 
-__all__ = ["PROMETHEUS", "PrometheusProcess", "free_port", "require_prometheus"]
+__all__ = ["PrometheusProcess", "free_port", "require_prometheus"]
 
 
 def require_prometheus() -> None:
-    """Skip the calling test when the prometheus binary is not installed (``.ci/run`` installs it)."""
-    require_binary(PROMETHEUS, "prometheus")
+    """Fail the calling test, naming ``make system-deps``, when Prometheus (and its promtool) is missing."""
+    require("prometheus")
+    require("promtool")
 
 
 class PrometheusProcess(PrometheusServer):

@@ -11,26 +11,16 @@ themselves are what runs:
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 import yaml
 
-PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
-ALERTMANAGER = shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager"
-
-
-def require_binary(binary: str, package: str) -> None:
-    """Skip the calling test when ``binary`` is not installed (``.ci/run`` installs ``package``)."""
-    if not os.access(binary, os.X_OK):
-        pytest.skip(f"{binary} is not installed (apt-get install {package})")
+from tests.support.binaries import require
 
 
 def free_port() -> int:
@@ -40,8 +30,7 @@ def free_port() -> int:
 
 
 class _Process:
-    binary = ""
-    package = ""
+    binary = ""  # the name on PATH; start() fails the test, naming it, when it is not installed
 
     def __init__(self, workdir: Path, config: dict[str, Any], name: str):
         self.workdir = Path(workdir) / name
@@ -52,12 +41,13 @@ class _Process:
         self.config_file.write_text(yaml.safe_dump(config, sort_keys=False))
         self.log_file = self.workdir / f"{name}.log"
         self.process: subprocess.Popen | None = None
+        self.executable = ""
 
     def argv(self) -> list[str]:
         raise NotImplementedError
 
     def start(self, deadline_seconds: float = 30.0):  # noqa: ANN201
-        require_binary(self.binary, self.package)
+        self.executable = require(self.binary)
         with open(self.log_file, "wb") as log:
             self.process = subprocess.Popen(self.argv(), stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + deadline_seconds
@@ -96,14 +86,14 @@ class _Process:
 class PrometheusServer(_Process):
     """Prometheus running ``config`` (relative rule and target paths resolve against ``workdir/prometheus``)."""
 
-    binary, package = PROMETHEUS, "prometheus"
+    binary = "prometheus"
 
     def __init__(self, workdir: Path, config: dict[str, Any]):
         super().__init__(workdir, config, "prometheus")
 
     def argv(self) -> list[str]:
         return [
-            self.binary,
+            self.executable,
             f"--config.file={self.config_file}",
             f"--storage.tsdb.path={self.workdir / 'data'}",
             f"--web.listen-address=127.0.0.1:{self.port}",
@@ -144,14 +134,14 @@ class PrometheusServer(_Process):
 class AlertmanagerServer(_Process):
     """Alertmanager running ``config``, clustering off."""
 
-    binary, package = ALERTMANAGER, "prometheus-alertmanager"
+    binary = "prometheus-alertmanager"
 
     def __init__(self, workdir: Path, config: dict[str, Any]):
         super().__init__(workdir, config, "alertmanager")
 
     def argv(self) -> list[str]:
         return [
-            self.binary,
+            self.executable,
             f"--config.file={self.config_file}",
             f"--storage.path={self.workdir / 'data'}",
             f"--web.listen-address=127.0.0.1:{self.port}",

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from tests.support.binaries import needs, require
 
 BIN = Path(sys.executable).parent / "modelhealthd"
 
-needs_analyze = pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="needs systemd-analyze")
+# Fails the test up front, before an install or a copy, when systemd-analyze is missing.
+needs_analyze = needs("systemd-analyze")
 
 
 def settings(unit: Path) -> dict[str, list[str]]:
@@ -28,7 +28,7 @@ def settings(unit: Path) -> dict[str, list[str]]:
 
 def exposure(unit: Path) -> float:
     result = subprocess.run(
-        ["systemd-analyze", "security", "--offline=yes", str(unit)], capture_output=True, text=True
+        [require("systemd-analyze"), "security", "--offline=yes", str(unit)], capture_output=True, text=True
     )
     match = re.search(r"Overall exposure level for \S+: ([0-9.]+)", result.stdout)
     assert match, result.stdout[-2000:] + result.stderr
@@ -43,6 +43,6 @@ def verify(
     target = str(real_prefix) if real_prefix else str(BIN.parent.parent)
     text = unit.read_text().replace(f"{prefix}/venv", target)
     copy.write_text(text)
-    result = subprocess.run(["systemd-analyze", "verify", str(copy)], capture_output=True, text=True)
+    result = subprocess.run([require("systemd-analyze"), "verify", str(copy)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert unit.name not in result.stderr, result.stderr

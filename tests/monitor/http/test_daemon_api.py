@@ -22,6 +22,7 @@ from monitor.config import load_config
 from monitor.daemon.wiring import build_daemon
 from reoptimize.job.first_versions import register_version
 from reoptimize.registry.file_registry import FileRegistry
+from tests.support.binaries import require
 from tests.support.onnx_models import linear_classifier
 
 TOKEN = "api-test-token"
@@ -82,7 +83,7 @@ def test_read_endpoints_and_metrics(daemon) -> None:
     assert requests.get(url + "/api/v1/models/m/versions/..%2f..").status_code == 404
     assert "/api/v1/labels" in requests.get(url + "/openapi.json").json()["paths"]
     exposition = requests.get(url + "/metrics").content
-    lint = subprocess.run(["promtool", "check", "metrics"], input=exposition, capture_output=True)
+    lint = subprocess.run([require("promtool"), "check", "metrics"], input=exposition, capture_output=True)
     assert lint.returncode == 0, lint.stdout + lint.stderr
     assert b'modelhealth_production_version{model="m"} 1.0' in exposition
 
