@@ -39,9 +39,10 @@ test-slow: system-deps $(STAMP) ## Run only the tests marked slow (exit code 5 m
 	$(BIN)/python -m pytest -q -m slow || [ $$? -eq 5 ]
 
 
-lint: $(STAMP) ## Lint and check formatting with ruff
+lint: $(STAMP) ## Lint, check formatting, import layering (import-linter) and types (mypy)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: $(STAMP) ## Format the code with ruff
 	$(BIN)/ruff format .

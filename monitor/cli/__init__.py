@@ -1,4 +1,7 @@
-"""The ``modelhealthd`` command line. Each command group lives in its own module with ``register(app)``."""
+"""The ``modelhealthd`` command line. Each command group lives in its own module with ``register(app)``.
+
+The top of ``monitor``: may import every part of it, ``rules``, ``reoptimize`` and ``serving``.
+"""
 
 from __future__ import annotations
 

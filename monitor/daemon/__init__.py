@@ -1,3 +1,6 @@
-"""The running service: the composition root that builds every collaborator from the config, the scheduler, the main thread's lifecycle (signals, sd_notify, watchdog), SIGHUP reload and SIGTERM drain.
+"""The running service: the composition root that builds every collaborator from the config
+(``wiring``), the scheduler, the main thread's lifecycle (signals, sd_notify, watchdog), SIGHUP
+reload and SIGTERM drain.
 
-May import every other sub-package of ``monitor``; nothing in ``monitor`` imports it except ``cli`` and ``demo``."""
+May import every other sub-package of ``monitor`` except ``cli`` and ``demo``; only they import it.
+"""

@@ -1,6 +1,7 @@
 """The in-process drift engine: NumPy/SciPy statistics whose default verdicts equal Evidently's.
 
 Evidently itself is never imported here; it renders reports in ``monitor.reports.report_worker``.
+Imports nothing else of ours.
 """
 
 from monitor.drift.cache import ReferenceCache, columns_digest

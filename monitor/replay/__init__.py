@@ -1,3 +1,5 @@
-"""The traffic drill: replay a dataset's rows to a model server, inject drift, deliver labels late, and count what was done.
+"""The traffic drill: replay a dataset's rows to a model server, inject drift, deliver labels late, and
+count what was done.
 
-May import ``serving``'s prediction-log format and nothing else of ``monitor``."""
+May import ``serving``'s prediction-log format and nothing of ``monitor``.
+"""

@@ -1,3 +1,5 @@
-"""Evidently's HTML drift reports, rendered in a worker process of their own.
+"""Evidently's HTML drift reports: when one is rendered (on drift or on request), and the worker
+process that renders it.
 
-May import the top-level modules of ``monitor``."""
+May import ``monitor.check``, ``monitor.state`` and the top-level modules of ``monitor``.
+"""

@@ -1,1 +1,4 @@
-"""TODO"""
+"""Model cards: one page per version with its metrics, lineage, gate verdict and a decision-tree surrogate.
+
+May import ``reoptimize.train``, ``reoptimize.onnx`` and ``reoptimize.registry``.
+"""

@@ -40,13 +40,6 @@ def trained_of(candidate: Candidate, step: str) -> TrainedModel:
         raise StepError(f"{step}: cannot rebuild {candidate.name} from its weights ({exc})") from None
 
 
-def standardized(trained: TrainedModel, x: np.ndarray) -> Any:
-    """``x`` (raw features) as the float32 tensor the module expects."""
-    import torch
-
-    return torch.from_numpy((np.asarray(x, dtype=np.float32) - trained.feature_mean) / trained.feature_std)
-
-
 def with_module(
     trained: TrainedModel, module: Any, *, factory: str, params: dict[str, Any], **changes: Any
 ) -> TrainedModel:

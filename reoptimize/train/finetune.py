@@ -8,10 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from reoptimize.steps.torch_candidate import standardized
 from reoptimize.train.fit import FitResult, fit_module
 from reoptimize.train.settings import TrainingSettings
-from reoptimize.train.trainer import TrainedModel, encode_labels, split_validation
+from reoptimize.train.trainer import TrainedModel, encode_labels, split_validation, standardized
 
 
 def task_tensors(

@@ -167,3 +167,10 @@ def train_model(
         train_rows=len(xt),
         settings=training,
     )
+
+
+def standardized(trained: TrainedModel, x: np.ndarray) -> Any:
+    """``x`` (raw features) as the float32 tensor the module expects."""
+    import torch
+
+    return torch.from_numpy((np.asarray(x, dtype=np.float32) - trained.feature_mean) / trained.feature_std)

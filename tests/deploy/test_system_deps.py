@@ -203,5 +203,5 @@ def test_ci_runs_the_same_installer_through_make_and_has_no_apt_line_of_its_own(
     env = dict(os.environ, PATH=f"{tmp_path}:{os.environ['PATH']}")
     done = subprocess.run([str(ROOT / ".ci" / "run")], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert log.read_text().splitlines() == ["system-deps", "test", "test-slow", "test-reliability"]
+    assert log.read_text().splitlines() == ["system-deps", "lint", "test", "test-slow", "test-reliability"]
     assert "apt-get" not in (ROOT / ".ci" / "run").read_text()

@@ -43,6 +43,7 @@ from tests.support.queries import (
     prometheus_alert_rules,
     substitute,
 )
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.prometheus]
 
@@ -185,16 +186,7 @@ def _traffic(server: str, api: str, stop: threading.Event) -> None:
 
 
 def _wait(predicate, timeout: float, what: str, poll: float = 0.5):  # noqa: ANN001, ANN202
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-        except requests.RequestException:
-            value = None
-        if value:
-            return value
-        time.sleep(poll)
-    raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+    return wait_until(predicate, timeout, what, poll=poll, not_yet=(requests.RequestException,))
 
 
 @pytest.fixture(scope="module")

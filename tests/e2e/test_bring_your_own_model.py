@@ -13,7 +13,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,8 @@ import pandas as pd
 import pytest
 import requests
 import yaml
+
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -81,17 +82,7 @@ def _cli(*args: str, **kwargs) -> subprocess.Popen:
 
 
 def _wait(predicate, timeout: float, what: str, procs=()) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for p in procs:
-            assert p.poll() is None, f"a process exited while waiting for {what}"
-        try:
-            if predicate():
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+    wait_until(predicate, timeout, what, poll=0.5, procs=procs)
 
 
 def test_a_user_model_closes_the_loop_from_the_readme_commands(tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ from tests.support.alerting import (
     start_daemon,
     write_config,
 )
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.reliability
 
@@ -360,10 +361,7 @@ def _port() -> int:
 
 
 def _wait_for_first_check(daemon) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + 30
-    while not daemon.store.checks.latest("m"):
-        assert time.monotonic() < deadline, "no first check"
-        time.sleep(0.1)
+    wait_until(lambda: daemon.store.checks.latest("m"), 30, "the first check", poll=0.1)
 
 
 def test_bad_requests_get_a_clear_4xx_and_change_nothing(daemon_setup, report) -> None:

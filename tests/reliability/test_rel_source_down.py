@@ -25,6 +25,7 @@ from tests.reliability.support_fault_proxy import FaultProxy
 from tests.reliability.support_state import sample, seed
 from tests.support.alerting import register_model, start_daemon, write_config
 from tests.support.prometheus import PrometheusProcess, require_prometheus
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.reliability, pytest.mark.prometheus]
 
@@ -128,12 +129,12 @@ def stack(tmp_path):
 
 
 def _wait_for_data(daemon, deadline_s: float = 30.0) -> None:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        if daemon.run_check("m").values.get("request_rate"):
-            return
-        time.sleep(0.2)
-    raise AssertionError("Prometheus had no request rate for the model within the deadline")
+    wait_until(
+        lambda: daemon.run_check("m").values.get("request_rate"),
+        deadline_s,
+        "a request rate from Prometheus for the model",
+        poll=0.2,
+    )
 
 
 def _states(daemon) -> dict[str, dict]:

@@ -140,14 +140,3 @@ def notification(
         for a in body["alerts"]:
             a |= {"values": {"A": 0.6}, "valueString": "[ var='A' value=0.6 ]", "silenceURL": ""}
     return body
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str, poll: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(poll)

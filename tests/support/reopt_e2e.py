@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,8 @@ import numpy as np
 import pandas as pd
 import requests
 import yaml
+
+from tests.support.waiting import wait_until
 
 FEATURES = [f"s{i:02d}" for i in range(20)]
 LABEL = "state"
@@ -54,18 +55,7 @@ def cli(*args: str, log: Any = None) -> subprocess.Popen:
 
 def wait_for(predicate: Callable[[], Any], timeout: float, what: str, procs: tuple = ()) -> Any:
     """Poll until ``predicate`` is truthy; fail naming ``what``, or at once if a process died."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for p in procs:
-            assert p.poll() is None, f"a process exited (code {p.returncode}) while waiting for {what}"
-        try:
-            value = predicate()
-        except requests.RequestException:
-            value = None
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+    return wait_until(predicate, timeout, what, poll=0.5, procs=procs)
 
 
 def stop_all(procs: list[subprocess.Popen | None]) -> None:

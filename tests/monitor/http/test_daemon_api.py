@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ from reoptimize.job.first_versions import register_version
 from reoptimize.registry.file_registry import FileRegistry
 from tests.support.binaries import require
 from tests.support.onnx_models import linear_classifier
+from tests.support.waiting import wait_until
 
 TOKEN = "api-test-token"
 
@@ -120,22 +120,25 @@ def test_failing_job_leaves_production_untouched(daemon) -> None:
     answer = requests.post(url + "/api/v1/models/m/trigger", json={"pipeline": "retrain"}, headers=_auth())
     assert answer.status_code == 202 and answer.json()["queued"], answer.text
     job_id = answer.json()["job"]
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+
+    def ended() -> dict | None:
         job = requests.get(f"{url}/api/v1/jobs/{job_id}").json()
-        if job["state"] not in ("queued", "running"):
-            break
-        time.sleep(0.2)
+        return job if job["state"] not in ("queued", "running") else None
+
+    job = wait_until(ended, 60, f"job {job_id} to end", poll=0.2)
     assert job["state"] == "failed" and "no recipe" in job["error"]
     assert FileRegistry(d.config.registry).production("m") == "1"
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        messages = [
-            x["message"] for x in requests.get(url + "/api/v1/decisions", params={"model": "m"}).json()
-        ]
-        if any(f"job {job_id} failed" in msg for msg in messages):
-            break
-        time.sleep(0.2)
+
+    def decision_messages() -> list[str]:
+        return [x["message"] for x in requests.get(url + "/api/v1/decisions", params={"model": "m"}).json()]
+
+    wait_until(
+        lambda: any(f"job {job_id} failed" in msg for msg in decision_messages()),
+        10,
+        "the job's failure in the decision log",
+        poll=0.2,
+    )
+    messages = decision_messages()
     assert any(f"job {job_id} failed: ValueError: model 'm' has no recipe" in msg for msg in messages), (
         messages
     )

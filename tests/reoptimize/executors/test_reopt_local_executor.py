@@ -11,6 +11,7 @@ import pytest
 
 from reoptimize.executors.executor import ExecutorError, JobExit, JobLimits, JobRef
 from reoptimize.executors.local_executor import LocalExecutor
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -33,14 +34,8 @@ def executor_in(log_dir: Path, **kwargs: object) -> LocalExecutor:
     return LocalExecutor(log_dir, env={**env, **kwargs.pop("env", {})}, **kwargs)  # type: ignore[arg-type]
 
 
-def wait_for(predicate, timeout: float = 15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"condition not met within {timeout}s")
+def wait_for(predicate, timeout: float = 15.0):  # noqa: ANN001, ANN201
+    return wait_until(predicate, timeout, "the job", poll=0.02, not_yet=())
 
 
 def finish(executor: LocalExecutor, timeout: float = 15.0) -> list[JobExit]:

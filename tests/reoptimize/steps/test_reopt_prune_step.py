@@ -60,7 +60,7 @@ def test_a_pruned_version_can_be_rebuilt_from_its_weights(wide_registry, wide_re
     x = np.random.default_rng(0).uniform(0, 16, size=(32, 64)).astype(np.float32)
     import torch
 
-    from reoptimize.steps.torch_candidate import standardized
+    from reoptimize.train.trainer import standardized
 
     with torch.no_grad():
         expected = torch.softmax(rebuilt.module(standardized(rebuilt, x)), dim=1).numpy()
