@@ -47,8 +47,8 @@ def binned_frequencies(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Aligned (reference, current) frequencies, binned the way Evidently bins for this column."""
     if ref.kind == "numeric" and ref.n_unique > HISTOGRAM_MIN_UNIQUE:
-        edges = np.histogram_bin_edges(np.concatenate([ref.sorted_values, current]), bins="sturges")
-        reference_counts = sorted_histogram(ref.sorted_values, edges)
+        edges = np.histogram_bin_edges(np.concatenate([ref.numbers, current]), bins="sturges")
+        reference_counts = sorted_histogram(ref.numbers, edges)
         current_counts = np.histogram(current, edges)[0]
     else:
         _, reference_counts, current_counts = category_counts(ref, current)

@@ -96,9 +96,9 @@ def detect_drift(
         if prediction is not None:
             prediction = apply_effect_size_floor([prediction], effect_size_floor)[0]
     features = tuple(column.verdict for column in feature_columns)
-    scored = [feature for feature in features if feature.error is None]
-    drifted = sum(feature.drifted for feature in scored)
-    share = drifted / len(scored) if scored else None
+    measured = [feature for feature in features if feature.error is None]
+    drifted = sum(feature.drifted for feature in measured)
+    share = drifted / len(measured) if measured else None
     return DriftResult(
         features=features,
         prediction=prediction.verdict if prediction is not None else None,

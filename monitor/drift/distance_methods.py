@@ -39,7 +39,7 @@ class WassersteinMethod(_Distance):
     applies_to: ClassVar[frozenset[ColumnKind]] = NUMERIC
 
     def score(self, ref: ColumnStats, current: np.ndarray) -> float:
-        return wasserstein(merge_cdfs(ref.sorted_values, current)) / max(ref.std, MIN_NORMALIZING_STD)
+        return wasserstein(merge_cdfs(ref.numbers, current)) / max(ref.spread, MIN_NORMALIZING_STD)
 
 
 class EnergyDistanceMethod(_Distance):
@@ -49,7 +49,7 @@ class EnergyDistanceMethod(_Distance):
     applies_to: ClassVar[frozenset[ColumnKind]] = NUMERIC
 
     def score(self, ref: ColumnStats, current: np.ndarray) -> float:
-        return energy_distance(merge_cdfs(ref.sorted_values, current))
+        return energy_distance(merge_cdfs(ref.numbers, current))
 
     def drifted(self, score: float, threshold: float) -> bool:
         return bool(score > threshold)
@@ -114,7 +114,7 @@ class HellingerMethod(_Distance):
         else:
             distinct = np.union1d(ref.categories, current)
             edges = np.histogram_bin_edges(distinct, bins="sturges")
-            h1 = np.histogram(ref.sorted_values, bins=edges, density=True)[0]
+            h1 = np.histogram(ref.numbers, bins=edges, density=True)[0]
             h2 = np.histogram(current, bins=edges, density=True)[0]
             width = (edges.max() - edges.min()) / (edges.size - 1)
             overlap = float(np.sum(np.sqrt(h1 * h2) * width))

@@ -48,10 +48,17 @@ class DriftMethod(Protocol):
         method.drifted(score, method.default_threshold)
     """
 
-    name: str
-    kind: Literal["p_value", "distance"]
-    default_threshold: float
-    applies_to: frozenset[ColumnKind]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def kind(self) -> Literal["p_value", "distance"]: ...
+
+    @property
+    def default_threshold(self) -> float: ...
+
+    @property
+    def applies_to(self) -> frozenset[ColumnKind]: ...
 
     def score(self, ref: ColumnStats, current: np.ndarray) -> float: ...
 

@@ -31,7 +31,7 @@ class KSMethod:
     applies_to: ClassVar[frozenset[ColumnKind]] = NUMERIC
 
     def score(self, ref: ColumnStats, current: np.ndarray) -> float:
-        statistic = ks_statistic(merge_cdfs(ref.sorted_values, current))
+        statistic = ks_statistic(merge_cdfs(ref.numbers, current))
         return ks_two_sample_pvalue(statistic, ref.n, current.size)
 
     def drifted(self, score: float, threshold: float) -> bool:

@@ -45,9 +45,11 @@ def _column_stats(
     name: str, raw: object, method_name: str | None, threshold: float | None, categorical: bool
 ) -> ColumnStats:
     column = clean_column(name, raw)
-    numbers = column.value_type != "string" and column.values.size > 0
-    sorted_values = np.sort(column.values) if numbers else None
-    categories, counts = _distinct(sorted_values) if numbers else np.unique(column.values, return_counts=True)
+    sorted_values = np.sort(column.values) if column.value_type != "string" and column.values.size else None
+    if sorted_values is not None:
+        categories, counts = _distinct(sorted_values)
+    else:
+        categories, counts = np.unique(column.values, return_counts=True)
     if categorical:
         kind: ColumnKind = "binary" if categories.size <= BINARY_MAX_VALUES else "categorical"
     else:
@@ -69,9 +71,9 @@ def _column_stats(
         n=int(column.values.size),
         missing=column.missing,
         sorted_values=_frozen(sorted_values) if sorted_values is not None else None,
-        std=float(np.std(sorted_values)) if numbers else None,
-        min=float(sorted_values[0]) if numbers else None,
-        max=float(sorted_values[-1]) if numbers else None,
+        std=float(np.std(sorted_values)) if sorted_values is not None else None,
+        min=float(sorted_values[0]) if sorted_values is not None else None,
+        max=float(sorted_values[-1]) if sorted_values is not None else None,
         categories=_frozen(categories),
         counts=_frozen(counts),
         method=method.name if method else None,

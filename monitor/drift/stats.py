@@ -47,6 +47,21 @@ class ColumnStats:
     categorical_pinned: bool = False
 
     @property
+    def numbers(self) -> np.ndarray:
+        """The sorted non-missing values of a column of numbers; a method that needs them applies
+        only to such columns, so their absence is a bug, not a data problem."""
+        if self.sorted_values is None:
+            raise TypeError(f"column {self.name!r} holds no numbers")
+        return self.sorted_values
+
+    @property
+    def spread(self) -> float:
+        """The population standard deviation of :attr:`numbers`."""
+        if self.std is None:
+            raise TypeError(f"column {self.name!r} holds no numbers")
+        return self.std
+
+    @property
     def n_unique(self) -> int:
         return int(self.categories.size)
 

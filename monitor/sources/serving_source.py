@@ -38,7 +38,8 @@ class ServingSignals:
 class ServingSource(Protocol):
     """Reads a model's serving signals (traffic, latency, errors, CPU, memory, cost)."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def read(self, model: ModelConfig, now: float) -> ServingSignals: ...
 
