@@ -144,10 +144,16 @@ class Daemon:
         import uvicorn
 
         from monitor.http.api import create_api
+        from serving.server import KEEP_ALIVE_SECONDS
 
         app = create_api(self)
         cfg = uvicorn.Config(
-            app, host=self.config.api.host, port=self.config.api.port, log_level="warning", access_log=False
+            app,
+            host=self.config.api.host,
+            port=self.config.api.port,
+            log_level="warning",
+            access_log=False,
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,  # Prometheus scrapes this API too; see its comment
         )
         self.http_server = uvicorn.Server(cfg)
         self.http_thread = threading.Thread(target=self.http_server.run, name="http", daemon=True)
