@@ -6,6 +6,7 @@ import hmac
 from collections.abc import Callable
 
 from fastapi import HTTPException, Request
+from starlette.requests import ClientDisconnect
 
 
 def bearer_token(request: Request) -> str | None:
@@ -44,7 +45,15 @@ def require_token(expected: Callable[[], str | None]) -> Callable[[Request], Non
 
 
 class BodyLimit:
-    """ASGI middleware answering 413 once a request body exceeds ``max_bytes``."""
+    """ASGI middleware answering 413 once a request body exceeds ``max_bytes``.
+
+    One request gets one response. A declared ``Content-Length`` over the limit is answered
+    before the app runs. A body that crosses the limit while the app reads it (chunked, or
+    longer than declared) is answered 413 by the limit at that moment; from then on the app's
+    reads see the client as gone and whatever it sends is dropped. If the app had already
+    started its own response, the limit sends nothing: the response stays unfinished, so the
+    server closes the connection instead.
+    """
 
     def __init__(self, app, max_bytes: int):  # noqa: ANN001
         self.app = app
@@ -58,25 +67,43 @@ class BodyLimit:
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await _reject(send, self.max_bytes)
             return
-        seen = 0
-
-        async def limited():
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _TooLarge()
-            return message
-
+        exchange = _Exchange(receive, send, self.max_bytes)
         try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            await _reject(send, self.max_bytes)
+            await self.app(scope, exchange.receive, exchange.send)
+        except ClientDisconnect:
+            if not exchange.cut:
+                raise
+            # The app noticed, by the disconnect it was handed, that the limit has answered.
 
 
-class _TooLarge(Exception):
-    pass
+class _Exchange:
+    """The receive and send of one request under a body limit (see :class:`BodyLimit`)."""
+
+    def __init__(self, receive, send, max_bytes: int):  # noqa: ANN001
+        self._receive, self._send, self.max_bytes = receive, send, max_bytes
+        self.seen = 0
+        self.started = False  # the app has sent http.response.start
+        self.cut = False  # the limit has ended the exchange; the app may no longer send
+
+    async def receive(self) -> dict:
+        if self.cut:
+            return {"type": "http.disconnect"}
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self.seen += len(message.get("body", b""))
+            if self.seen > self.max_bytes:
+                self.cut = True
+                if not self.started:
+                    await _reject(self._send, self.max_bytes)
+                return {"type": "http.disconnect"}
+        return message
+
+    async def send(self, message: dict) -> None:
+        if self.cut:
+            return
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self._send(message)
 
 
 async def _reject(send, max_bytes: int) -> None:  # noqa: ANN001
