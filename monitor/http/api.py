@@ -14,7 +14,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from monitor.http.http_guard import BodyLimit, require_token
+from monitor.http.http_guard import BodyLimit, JSONBodyRoute, require_token
 from monitor.promote.promoter import PromotionError
 from monitor.sources.prediction_log_reader import parse_ts
 from reoptimize.registry.file_registry import RegistryError, check_name, check_version
@@ -58,6 +58,7 @@ class BreakerResetBody(_Body):
 
 def create_api(daemon) -> FastAPI:  # noqa: ANN001 - monitor.daemon.service.Daemon
     app = FastAPI(title="modelhealthd", version="1", docs_url="/docs", redoc_url=None)
+    app.router.route_class = JSONBodyRoute
     auth = Depends(require_token(daemon.api_token))
     store = daemon.store
 

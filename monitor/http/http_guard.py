@@ -1,12 +1,16 @@
-"""Bearer-token auth and a request body cap for the daemon's HTTP API."""
+"""Guards of the daemon's HTTP API: bearer-token auth, a request body cap, bounded JSON bodies."""
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
-from fastapi import HTTPException, Request
+from fastapi import HTTPException, Request, Response
+from fastapi.routing import APIRoute
 from starlette.requests import ClientDisconnect
+
+from serving.json_body import JSONBodyError, read_json
 
 
 def bearer_token(request: Request) -> str | None:
@@ -42,6 +46,34 @@ def require_token(expected: Callable[[], str | None]) -> Callable[[Request], Non
             raise HTTPException(403, "wrong bearer token")
 
     return dependency
+
+
+class JSONBodyRoute(APIRoute):
+    """A route whose JSON body is decoded by :func:`serving.json_body.read_json`.
+
+    FastAPI decodes a pydantic-typed body with ``json.loads``, which recurses into arrays and
+    objects nested thousands deep and accepts ``NaN``, which the reply then cannot render. Here
+    the body is refused with a 422 naming the problem (the depth found and the limit, the
+    offending number) before any of that can happen. Set it as ``app.router.route_class``.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def bounded(request: Request) -> Response:
+            return await handler(_BoundedJSONRequest(request.scope, request.receive))
+
+        return bounded
+
+
+class _BoundedJSONRequest(Request):
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            try:
+                self._json = read_json(await self.body())
+            except JSONBodyError as exc:
+                raise HTTPException(422, str(exc)) from None
+        return self._json
 
 
 class BodyLimit:
