@@ -25,7 +25,8 @@ import re
 from itertools import accumulate
 from typing import Any
 
-MAX_DEPTH = 64  # the deepest legitimate body (a webhook's alert labels) nests 4 levels
+# The bodies of both APIs nest 4 levels (a webhook's alert labels), trigger parameters a few more.
+MAX_DEPTH = 64
 MAX_INT_DIGITS = 4300  # Python's default int/str conversion limit, fixed here whatever the interpreter says
 
 # A string runs to its closing quote, or to the end of the text when it has none; either way
