@@ -32,6 +32,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from reoptimize.registry.file_registry import FileRegistry, check_name
 from serving.instrument import RequestTimer, ServerInstrumentation
@@ -52,11 +53,15 @@ async def _read_body(request: Request, limit: int) -> bytes:
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BadRequest(413, f"request body of {declared} bytes is larger than the limit of {limit} bytes")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BadRequest(413, f"request body is larger than the limit of {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise BadRequest(413, f"request body is larger than the limit of {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # Nobody will read this answer; it only keeps a truncated body out of the error log.
+        raise BadRequest(400, f"the client closed the connection after {size} bytes of the body") from None
     return b"".join(chunks)
 
 

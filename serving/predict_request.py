@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from serving.json_body import JSONBodyError, read_json
+
 MAX_ID_LENGTH = 128  # the daemon's label API accepts request ids up to 128 characters
 # 120 leaves room for the "-<row index>" suffix within the 128 the label API accepts.
 _HEADER_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,120}$")
@@ -153,9 +155,9 @@ def _ids(value: Any, n_rows: int) -> tuple[str, ...] | None:
 def parse_predict_body(body: bytes, features: Sequence[str], max_rows: int) -> PredictRequest:
     """Validate a ``/predict`` body against the manifest's features; raises :class:`BadRequest`."""
     try:
-        data = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadRequest(400, f"request body is not valid JSON ({exc})") from None
+        data = read_json(body, allow_non_finite=True)  # named per row and feature below
+    except JSONBodyError as exc:
+        raise BadRequest(400, str(exc)) from None
     if not isinstance(data, dict):
         raise BadRequest(
             400, f"request body is {_show(data)}: expected a JSON object with 'rows' or 'instances'"

@@ -8,6 +8,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+# How long an idle keep-alive connection stays open. No value avoids the race in which the
+# server closes an idle connection just as a client sends on it (that is why the daemon's
+# scrapes retry a GET once on a stale connection); this one decides who usually closes first.
+# Longer than the usual scrape intervals (10-60 s: the daemon's check.every, Prometheus's
+# default 1m) and than the 60 s idle timeout common to proxies, so that a steady scraper and
+# a proxy in front keep their connection and close it themselves; short enough that sockets
+# left by departed clients are freed within about a minute. nginx's default is the same.
+KEEP_ALIVE_SECONDS = 75
+
 
 def serve(
     registry_root: str | Path,
@@ -23,24 +32,42 @@ def serve(
     from serving.app import create_app
 
     app = create_app(registry_root, model, predictions_dir=predictions_dir, token=token)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+    )
 
 
 class ServerThread:
     """An ASGI app on uvicorn in a background thread, bound to a loopback port (0 picks a free one).
 
+    ``keep_alive`` is the idle keep-alive timeout in seconds (see ``KEEP_ALIVE_SECONDS``).
+
     >>> with ServerThread(app) as server:        # doctest: +SKIP
     ...     requests.get(server.url + "/healthz")
     """
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, start_timeout: float = 20.0):
+    def __init__(
+        self,
+        app: Any,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        start_timeout: float = 20.0,
+        keep_alive: float = KEEP_ALIVE_SECONDS,
+    ):
         import uvicorn
 
         self._sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, port))
         self.host, self.port = host, self._sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+        config = uvicorn.Config(
+            app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=keep_alive
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name=f"uvicorn-{self.port}", daemon=True)
         self._start_timeout = start_timeout

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from monitor.config import format_location
+from serving.json_body import JSONBodyError, read_json
 
 Source = Literal["alertmanager", "grafana"]
 VERSIONS: dict[str, str] = {"alertmanager": "4", "grafana": "1"}
@@ -89,9 +90,9 @@ def starts_at_seconds(value: str) -> float:
 def parse_payload(body: bytes, source: Source) -> WebhookPayload:
     """Read a webhook body from ``source``; raises :class:`PayloadError` for anything else."""
     try:
-        raw: Any = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PayloadError(400, [f"body: not JSON ({exc})"]) from None
+        raw: Any = read_json(body)
+    except JSONBodyError as exc:
+        raise PayloadError(400, [f"body: not JSON that the daemon accepts ({exc})"]) from None
     if not isinstance(raw, dict):
         raise PayloadError(422, [f"(top level): got {type(raw).__name__}; expected a JSON object"])
     try:

@@ -91,11 +91,19 @@ class Daemon:
 
         from monitor.http.api import create_api
         from monitor.http.hook_routes import hook_router
+        from serving.server import KEEP_ALIVE_SECONDS
 
         hooks = hook_router(self.running, self.intake, self.metrics, self.clock)
         app = create_api(self, [hooks], self.config.api.max_body_bytes)
         api = self.config.api
-        cfg = uvicorn.Config(app, host=api.host, port=api.port, log_level="warning", access_log=False)
+        cfg = uvicorn.Config(
+            app,
+            host=api.host,
+            port=api.port,
+            log_level="warning",
+            access_log=False,
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,  # Prometheus scrapes this API too; see its comment
+        )
         self.http_server = uvicorn.Server(cfg)
         self.http_thread = threading.Thread(target=self.http_server.run, name="http", daemon=True)
         self.http_thread.start()

@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import ASGIApp
 
-from monitor.http.http_guard import BodyLimit, require_token
+from monitor.http.http_guard import BodyLimit, JSONBodyRoute, require_token
 from monitor.http.operations import ApiOperations
 from monitor.promote.promoter import PromotionError
 from monitor.sources.prediction_log_reader import parse_ts
@@ -63,6 +63,7 @@ def create_api(
     daemon: ApiOperations, routers: Sequence[APIRouter] = (), max_body_bytes: int = 1_048_576
 ) -> ASGIApp:
     app = FastAPI(title="modelhealthd", version="1", docs_url="/docs", redoc_url=None)
+    app.router.route_class = JSONBodyRoute
     auth = Depends(require_token(daemon.api_token))
     store = daemon.store
 

@@ -18,6 +18,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from starlette.requests import ClientDisconnect
 
 from monitor.alerts.intake import AlertIntake, TransientError
 from monitor.alerts.payloads import PayloadError, Source, parse_payload
@@ -51,7 +52,11 @@ def hook_router(
         return dependency
 
     async def take(request: Request, source: Source) -> JSONResponse:
-        body = await request.body()
+        try:
+            body = await request.body()
+        except ClientDisconnect:  # a truncated body, or one the body limit has already answered 413
+            metrics.alerts.labels(source, "rejected").inc()
+            return JSONResponse({"detail": "the body did not arrive in full"}, status_code=400)
         try:
             check = signature(running.config) if source == "grafana" else None
         except (OSError, UnicodeDecodeError) as exc:  # the secret file is gone: refuse now, retry later

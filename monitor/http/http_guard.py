@@ -1,11 +1,16 @@
-"""Bearer-token auth and a request body cap for the daemon's HTTP API."""
+"""Guards of the daemon's HTTP API: bearer-token auth, a request body cap, bounded JSON bodies."""
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
-from fastapi import HTTPException, Request
+from fastapi import HTTPException, Request, Response
+from fastapi.routing import APIRoute
+from starlette.requests import ClientDisconnect
+
+from serving.json_body import JSONBodyError, read_json
 
 
 def bearer_token(request: Request) -> str | None:
@@ -43,8 +48,44 @@ def require_token(expected: Callable[[], str | None]) -> Callable[[Request], Non
     return dependency
 
 
+class JSONBodyRoute(APIRoute):
+    """A route whose JSON body is decoded by :func:`serving.json_body.read_json`.
+
+    FastAPI decodes a pydantic-typed body with ``json.loads``, which recurses into arrays and
+    objects nested thousands deep and accepts ``NaN``, which the reply then cannot render. Here
+    the body is refused with a 422 naming the problem (the depth found and the limit, the
+    offending number) before any of that can happen. Set it as ``app.router.route_class``.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def bounded(request: Request) -> Response:
+            return await handler(_BoundedJSONRequest(request.scope, request.receive))
+
+        return bounded
+
+
+class _BoundedJSONRequest(Request):
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            try:
+                self._json = read_json(await self.body())
+            except JSONBodyError as exc:
+                raise HTTPException(422, str(exc)) from None
+        return self._json
+
+
 class BodyLimit:
-    """ASGI middleware answering 413 once a request body exceeds ``max_bytes``."""
+    """ASGI middleware answering 413 once a request body exceeds ``max_bytes``.
+
+    One request gets one response. A declared ``Content-Length`` over the limit is answered
+    before the app runs. A body that crosses the limit while the app reads it (chunked, or
+    longer than declared) is answered 413 by the limit at that moment; from then on the app's
+    reads see the client as gone and whatever it sends is dropped. If the app had already
+    started its own response, the limit sends nothing: the response stays unfinished, so the
+    server closes the connection instead.
+    """
 
     def __init__(self, app, max_bytes: int):  # noqa: ANN001
         self.app = app
@@ -58,25 +99,43 @@ class BodyLimit:
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await _reject(send, self.max_bytes)
             return
-        seen = 0
-
-        async def limited():
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _TooLarge()
-            return message
-
+        exchange = _Exchange(receive, send, self.max_bytes)
         try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            await _reject(send, self.max_bytes)
+            await self.app(scope, exchange.receive, exchange.send)
+        except ClientDisconnect:
+            if not exchange.cut:
+                raise
+            # The app noticed, by the disconnect it was handed, that the limit has answered.
 
 
-class _TooLarge(Exception):
-    pass
+class _Exchange:
+    """The receive and send of one request under a body limit (see :class:`BodyLimit`)."""
+
+    def __init__(self, receive, send, max_bytes: int):  # noqa: ANN001
+        self._receive, self._send, self.max_bytes = receive, send, max_bytes
+        self.seen = 0
+        self.started = False  # the app has sent http.response.start
+        self.cut = False  # the limit has ended the exchange; the app may no longer send
+
+    async def receive(self) -> dict:
+        if self.cut:
+            return {"type": "http.disconnect"}
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self.seen += len(message.get("body", b""))
+            if self.seen > self.max_bytes:
+                self.cut = True
+                if not self.started:
+                    await _reject(self._send, self.max_bytes)
+                return {"type": "http.disconnect"}
+        return message
+
+    async def send(self, message: dict) -> None:
+        if self.cut:
+            return
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self._send(message)
 
 
 async def _reject(send, max_bytes: int) -> None:  # noqa: ANN001

@@ -24,6 +24,7 @@ from urllib.parse import urlparse
 import requests
 
 from monitor.config import QUERY_NAMES, ModelConfig, PrometheusConfig
+from monitor.sources.http_session import retrying_session
 from monitor.sources.metric_names import join_matchers, resolve
 from monitor.sources.serving_source import ServingSignals, cost_per_1k
 
@@ -86,7 +87,7 @@ class PrometheusSource:
 
     def __init__(self, config: PrometheusConfig, session: requests.Session | None = None):
         self.config = config
-        self.session = session or requests.Session()
+        self.session = session or retrying_session()
 
     def query(self, promql: str, at: float) -> float | None:
         """One instant query; ``None`` for an empty or non-finite result, PrometheusError on failure."""

@@ -15,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.config import ModelConfig
 from monitor.sources.histogram import histogram_quantile, increase
+from monitor.sources.http_session import retrying_session
 from monitor.sources.metric_names import LabelMatchers, MetricNames, join_matchers, resolve
 from monitor.sources.serving_source import ServingSignals, cost_per_1k
 
@@ -127,7 +128,7 @@ class ScrapeSource:
     name = "scrape"
 
     def __init__(self, session: requests.Session | None = None, max_samples: int = 512):
-        self.session = session or requests.Session()
+        self.session = session or retrying_session()
         self.max_samples = max_samples
         self.history: dict[str, deque[Sample]] = {}
 

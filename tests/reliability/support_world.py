@@ -26,7 +26,7 @@ import pandas as pd
 import requests
 import yaml
 
-from tests.support.daemon_process import wait_until
+from tests.support.waiting import wait_until
 
 FEATURES = [f"f{i}" for i in range(6)]
 LABEL = "label"

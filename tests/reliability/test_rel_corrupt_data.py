@@ -36,7 +36,8 @@ from reoptimize.job.first_versions import train_first_version
 from reoptimize.registry.file_registry import FileRegistry
 from tests.reliability.support_http import empty_server
 from tests.reliability.support_state import seed
-from tests.support.alerting import TOKEN, auth, free_port, start_daemon, wait_until
+from tests.support.alerting import TOKEN, auth, free_port, start_daemon
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.reliability
 

@@ -35,11 +35,11 @@ from tests.support.alerting import (
     notification,
     register_model,
     start_daemon,
-    wait_until,
     write_config,
 )
 from tests.support.daemon_process import DaemonProcess
-from tests.support.daemon_process import wait_until as poll  # tolerates connection errors
+from tests.support.waiting import wait_until
+from tests.support.waiting import wait_until as poll  # tolerates connection errors
 
 pytestmark = pytest.mark.reliability
 REPO = Path(__file__).resolve().parents[2]

@@ -31,7 +31,8 @@ import requests
 
 from tests.reliability.support_http import empty_server
 from tests.reliability.support_state import env_int, seed
-from tests.support.alerting import TOKEN, start_daemon, wait_until, write_config
+from tests.support.alerting import TOKEN, start_daemon, write_config
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.reliability
 

@@ -26,9 +26,9 @@ from tests.support.alerting import (
     notification,
     register_model,
     start_daemon,
-    wait_until,
     write_config,
 )
+from tests.support.waiting import wait_until
 
 SECRET = "grafana-hmac-secret"
 

@@ -23,8 +23,8 @@ from monitor.daemon.wiring import build_daemon
 from monitor.state.daemon_lock import DaemonLock, StoreLockedError, holder, lock_path
 from reoptimize.job.first_versions import register_version
 from reoptimize.registry.file_registry import FileRegistry
-from tests.support.daemon_process import wait_until
 from tests.support.onnx_models import linear_classifier
+from tests.support.waiting import wait_until
 
 
 def _receiver(name: str) -> socket.socket:

@@ -31,8 +31,9 @@ import yaml
 from monitor.state.store import StateStore
 from reoptimize.job.first_versions import register_version
 from reoptimize.registry.file_registry import FileRegistry
-from tests.support.daemon_process import DaemonProcess, NotifySocket, wait_until
+from tests.support.daemon_process import DaemonProcess, NotifySocket
 from tests.support.onnx_models import linear_classifier
+from tests.support.waiting import wait_until
 
 TOKEN = "lifecycle-token"
 WATCHDOG_USEC = 400_000  # a ping every 0.2 s
