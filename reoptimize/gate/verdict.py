@@ -7,11 +7,22 @@ the typed value it reads back.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["ConstraintResult", "GateVerdict", "format_number", "verdict_text"]
+__all__ = [
+    "ConstraintResult",
+    "GateVerdict",
+    "format_number",
+    "format_since",
+    "format_span",
+    "format_time",
+    "trigger_when",
+    "verdict_text",
+]
 
 
 @dataclass(frozen=True)
@@ -115,6 +126,54 @@ def format_number(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
+# Times for people, written exactly as rules.durations writes them (reoptimize may not import
+# rules; a test holds the two to the same output). Machine fields keep Unix seconds.
+UNKNOWN = "unknown"
+
+
+def _seconds_or_none(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def format_time(at: float | None) -> str:
+    """Unix seconds as RFC 3339 in UTC to the second, e.g. ``2026-12-08T00:02:48Z``; else ``unknown``."""
+    seconds = _seconds_or_none(at)
+    if seconds is None or seconds < 0:
+        return UNKNOWN
+    try:
+        moment = datetime.fromtimestamp(math.floor(seconds), UTC)
+    except (OverflowError, OSError, ValueError):  # beyond the year 9999
+        return UNKNOWN
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def format_span(seconds: float | None) -> str:
+    """``12 s``, ``3 min``, ``2 h 5 min``, ``3 d``, ``3 d 4 h``; ``unknown`` when negative or missing."""
+    value = _seconds_or_none(seconds)
+    total = round(value) if value is not None else -1
+    if total < 0:
+        return UNKNOWN
+    if total < 60:
+        return f"{total} s"
+    if total < 3600:
+        return f"{total // 60} min"
+    if total < 86400:
+        hours, minutes = divmod(total // 60, 60)
+        return f"{hours} h" + (f" {minutes} min" if minutes else "")
+    days, hours = divmod(total // 3600, 24)
+    return f"{days} d" + (f" {hours} h" if hours else "")
+
+
+def format_since(at: float | None, since: float | None) -> str:
+    """How long after ``since`` the moment ``at`` came (:func:`format_span`); ``unknown`` if not after."""
+    end, start = _seconds_or_none(at), _seconds_or_none(since)
+    if end is None or start is None:
+        return UNKNOWN
+    return format_span(end - start)
+
+
 def objective_line(v: GateVerdict) -> str:
     metric = v.objective.removeprefix("-")
     direction = "" if not v.objective.startswith("-") else ", lower is better"
@@ -131,7 +190,12 @@ def objective_line(v: GateVerdict) -> str:
     )
 
 
+TRIGGER_TIMES = ("at", "condition_since")  # Unix seconds in a trigger, shown as times, not numbers
+
+
 def trigger_line(trigger: Mapping[str, Any]) -> str | None:
+    """``trigger: rule feature-drift (drift_share=0.62) at 2026-12-08T00:02:48Z, 9 s after the
+    condition became true``: the rule, its measurements, other plain fields, then when."""
     if not trigger:
         return None
     parts = [f"rule {trigger['rule']}"] if trigger.get("rule") else []
@@ -146,10 +210,25 @@ def trigger_line(trigger: Mapping[str, Any]) -> str | None:
     others = [
         f"{k}={v}"
         for k, v in trigger.items()
-        if k not in ("rule", "measurements") and isinstance(v, str | int | float)
+        if k not in ("rule", "measurements", *TRIGGER_TIMES) and isinstance(v, str | int | float)
     ]
     parts.extend(others[:4])
+    when = trigger_when(trigger.get("at"), trigger.get("condition_since"))
+    if when:
+        parts.append(when)
     return "trigger: " + " ".join(parts) if parts else None
+
+
+def trigger_when(at: Any, since: Any) -> str:
+    """When a trigger fired, relative to when its condition became true; empty when neither is known."""
+    since_text = f"condition true since {format_time(since)}" if since is not None else ""
+    if at is None:
+        return since_text
+    span = format_since(at, since)
+    if span != UNKNOWN:
+        return f"at {format_time(at)}, {span} after the condition became true"
+    # No since, or a since after the trigger (clocks apart): give both moments as they are.
+    return f"at {format_time(at)}" + (f", {since_text}" if since_text else "")
 
 
 def verdict_text(v: GateVerdict) -> str:
