@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from reoptimize.cards.card import HEADLINE, ModelCard
+from reoptimize.gate.verdict import GateVerdict, format_time, trigger_when
 
 
 def _num(value: Any) -> str:
@@ -23,7 +25,31 @@ def _trigger(trigger: Mapping[str, Any]) -> str:
     shown = ", ".join(
         f"{k}={_num(v)}" for k, v in list(values.items())[:6] if not isinstance(v, Mapping | list)
     )
-    return f"rule {trigger.get('rule', '?')}" + (f" ({shown})" if shown else "")
+    when = trigger_when(trigger.get("at"), trigger.get("condition_since"))
+    return (
+        f"rule {trigger.get('rule', '?')}" + (f" ({shown})" if shown else "") + (f" {when}" if when else "")
+    )
+
+
+def _moment(value: Any) -> str:
+    """A data window's start or end (ISO text in the lineage, or Unix seconds) as RFC 3339."""
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return format_time(None)
+        # A time without a zone is UTC: the lineage writes every window in UTC.
+        value = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+    return format_time(value)
+
+
+def _gate_text(gate: Mapping[str, Any]) -> str:
+    # Written again from the verdict's fields, so a card of an older version reads its times
+    # the way the current text does; a verdict this code cannot read keeps its stored text.
+    try:
+        return GateVerdict.from_json(gate).text()
+    except ValueError:
+        return str(gate.get("text", ""))
 
 
 def _windows(windows: Mapping[str, Any]) -> list[str]:
@@ -31,7 +57,7 @@ def _windows(windows: Mapping[str, Any]) -> list[str]:
     for name, w in windows.items():
         if not isinstance(w, Mapping):
             continue
-        span = f", {w['start']} to {w['end']}" if "start" in w else ""
+        span = f", {_moment(w['start'])} to {_moment(w.get('end'))}" if "start" in w else ""
         lines.append(f"- {name}: {w.get('rows', '?')} rows{span}")
     return lines
 
@@ -70,7 +96,7 @@ def card_markdown(card: ModelCard) -> str:
             lines.append(f"| {title} | {_num(card.metrics.get(key))} | {_num(champion.get(key))} |")
     gate = card.gate
     if gate:
-        lines += ["", "## Gate verdict", "", "```text", str(gate.get("text", "")), "```"]
+        lines += ["", "## Gate verdict", "", "```text", _gate_text(gate), "```"]
     candidates = lineage.get("candidates") or []
     if candidates:
         lines += [
