@@ -6,17 +6,13 @@ runs (``GET /api/v1/decisions`` serves the same entries over HTTP).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
 
 from monitor.cli.common import EXIT_USAGE, ConfigOption, config_or_exit, fail, print_json
 from rules.decisions import KINDS
-
-
-def _when(at: float) -> str:
-    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S")
+from rules.durations import format_time
 
 
 def register(app: typer.Typer) -> None:
@@ -57,4 +53,4 @@ def register(app: typer.Typer) -> None:
             return
         for d in entries:
             where = d.model or "-"
-            print(f"{_when(d.at)}  {d.kind:<10} {where:<16} {d.message}")
+            print(f"{format_time(d.at)}  {d.kind:<10} {where:<16} {d.message}")

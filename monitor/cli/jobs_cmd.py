@@ -18,6 +18,7 @@ import typer
 
 from monitor.cli.api_client import ApiAnswer, ApiOption, TokenFileOption, call, read_token
 from monitor.cli.common import ConfigOption, config_or_exit, fail, print_json
+from rules.durations import format_time
 
 EXIT_FINISHED = 3
 STATES = ("queued", "running", "succeeded", "failed", "cancelled", "timed_out")
@@ -64,7 +65,8 @@ def _get(config: Path, api: str | None, job_id: str) -> dict[str, Any]:
 
 
 def _when(at: float | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at)) if at else "-"
+    # None is a moment that has not come (not started, not finished): a dash, not "unknown".
+    return "-" if at is None else format_time(at)
 
 
 def register(app: typer.Typer) -> None:
@@ -95,12 +97,12 @@ def register(app: typer.Typer) -> None:
         if not rows:
             print("no jobs")
             return
-        print(f"{'JOB':17} {'MODEL':16} {'PIPELINE':16} {'STATE':10} {'CREATED':19} CANDIDATE")
+        print(f"{'JOB':17} {'MODEL':16} {'PIPELINE':16} {'STATE':10} {'CREATED':20} CANDIDATE")
         for j in rows:
             candidate = f"v{j['candidate_version']}" if j.get("candidate_version") else "-"
             print(
                 f"{j['id']:17} {j['model']:16} {j['pipeline']:16} {j['state']:10} "
-                f"{_when(j['created_at']):19} {candidate}"
+                f"{_when(j['created_at']):20} {candidate}"
             )
 
     @jobs.command("show")
@@ -121,9 +123,11 @@ def register(app: typer.Typer) -> None:
             print(f"{key:18} {_when(job.get(key))}")
         if job.get("error"):
             print(f"{'error':18} {job['error']}")
-        verdict = (job.get("result") or {}).get("verdict") or {}
-        if verdict.get("text"):
-            print("\n" + verdict["text"])
+        from monitor.cli.operator_view import verdict_text
+
+        text = verdict_text((job.get("result") or {}).get("verdict") or {})
+        if text:
+            print("\n" + text)
 
     @jobs.command("cancel")
     def cancel(

@@ -9,6 +9,9 @@ turns a summary into a :class:`ModelStatus` with a health verdict:
   down or wedged);
 * ``firing``: a rule fires for the model (an action may be under way);
 * ``ok``: none of these.
+
+It also holds :func:`verdict_text`, the gate verdict of a job as ``jobs show`` and
+``trigger --wait`` print it.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from typing import Any
 
 from monitor.config import Config
 from monitor.state.store import StateStore
+from reoptimize.gate.verdict import GateVerdict
 from reoptimize.registry.file_registry import FileRegistry, RegistryError
+from rules.durations import UNKNOWN, format_span
 
 STALE_CHECKS = 3.0
 HEALTHY = "ok"
@@ -69,7 +74,7 @@ def model_status(summary: dict[str, Any], check_every: float | None, now: float)
     elif not check.get("ok", True):
         health, reason = "failing", f"last check failed: {check.get('error')}"
     elif check_every is not None and now - at > STALE_CHECKS * check_every:
-        health, reason = "stale", f"last check {now - at:.0f}s ago (checks every {check_every:g}s)"
+        health, reason = "stale", f"last check {age(now - at)} (checks every {check_every:g}s)"
     elif firing:
         health, reason = "firing", "rule(s) firing: " + ", ".join(firing)
     else:
@@ -93,9 +98,19 @@ def statuses(config: Config, summaries: list[dict[str, Any]], now: float) -> lis
 
 
 def age(seconds: float | None) -> str:
+    """How long ago, for people: ``12 s ago``, ``3 min ago``; ``-`` when there was no such moment."""
     if seconds is None:
         return "-"
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.0f}{unit} ago"
-    return f"{seconds:.0f}s ago"
+    span = format_span(seconds)
+    return UNKNOWN if span == UNKNOWN else f"{span} ago"  # a moment ahead of this clock has no age
+
+
+def verdict_text(verdict: dict[str, Any]) -> str | None:
+    """A job result's gate verdict as text, written again from its fields so that a job stored
+    by an older version reads its times as today's do; the stored text when it cannot be."""
+    if not verdict:
+        return None
+    try:
+        return GateVerdict.from_json(verdict).text()
+    except ValueError:
+        return verdict.get("text") or None

@@ -13,6 +13,7 @@ from typing import Any
 import typer
 
 from monitor.cli.common import ConfigOption, config_or_exit, fail, print_json
+from rules.durations import format_time
 
 EXIT_LOCKED = 3
 
@@ -48,6 +49,26 @@ def _info(url: str) -> dict[str, Any]:
     }
 
 
+def _history_lines(data: dict[str, Any]) -> list[str]:
+    """When each migration ran and what the store was restored from, for people (RFC 3339)."""
+    lines = []
+    applied = [
+        (int(key.removeprefix("migration_")), entry)
+        for key, entry in data["migrations"].items()
+        if key.removeprefix("migration_").isdigit() and isinstance(entry, dict)
+    ]
+    if applied:
+        shown = ", ".join(f"v{n} at {format_time(e.get('applied_at'))}" for n, e in sorted(applied))
+        lines.append(f"migrated   {shown}")
+    restored = data.get("restored_from")
+    if isinstance(restored, dict):
+        lines.append(
+            f"restored   from {restored.get('file', '?')} at {format_time(restored.get('restored_at'))} "
+            f"(a backup of {restored.get('source', '?')} made {format_time(restored.get('created_at'))})"
+        )
+    return lines
+
+
 def register(app: typer.Typer) -> None:
     group = typer.Typer(
         help="The state store: schema version, migrations, backup and restore.", no_args_is_help=True
@@ -74,6 +95,8 @@ def register(app: typer.Typer) -> None:
         print(f"size       {data['size_bytes'] if data['size_bytes'] is not None else '-'} bytes")
         print(f"daemon     {data['daemon'] or 'none holds the store'}")
         print("rows       " + ", ".join(f"{k} {v}" for k, v in sorted(data["rows"].items())))
+        for line in _history_lines(data):
+            print(line)
 
     @group.command("migrate")
     def migrate(config: Path = ConfigOption, as_json: bool = typer.Option(False, "--json")) -> None:
@@ -139,7 +162,8 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(result.to_json())
             return
-        print(f"restored {file} into {cfg.state} (schema v{result.schema_version})")
+        made = f"a backup of {result.info.source} made {format_time(result.info.created_at)}"
+        print(f"restored {file} ({made}) into {cfg.state} (schema v{result.schema_version})")
         if result.saved_current:
             print(f"the store as it was is saved in {result.saved_current}")
         for model, (now, then) in sorted(result.pointer_changes.items()):

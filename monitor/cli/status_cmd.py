@@ -99,14 +99,14 @@ def _print(daemon: dict[str, Any], models: list, now: float) -> None:  # noqa: A
     if not models:
         print("no models in the config or the registry")
         return
-    print(f"{'MODEL':20} {'VERSION':8} {'HEALTH':8} {'CHECKED':10} {'FIRING':24} JOBS")
+    print(f"{'MODEL':20} {'VERSION':8} {'HEALTH':8} {'CHECKED':16} {'FIRING':24} JOBS")
     for m in models:
         jobs = [daemon["jobs"].get(j, {}) for j in m.active_jobs]
         job_text = ", ".join(f"{j.get('id', '?')} {j.get('pipeline', '')} {j.get('state', '')}" for j in jobs)
         checked = age(now - m.last_check_at if m.last_check_at is not None else None)
         version = f"v{m.production_version}" if m.production_version else "-"
         print(
-            f"{m.model:20} {version:8} {m.health:8} {checked:10} {', '.join(m.firing) or '-':24} {job_text or '-'}"
+            f"{m.model:20} {version:8} {m.health:8} {checked:16} {', '.join(m.firing) or '-':24} {job_text or '-'}"
         )
     for m in models:
         if m.health != "ok":

@@ -112,10 +112,12 @@ def register(app: typer.Typer) -> None:
             print_json(answer) if as_json else print(f"queued job {answer['job']}")
             return
         job = follow(api, answer["job"], 1.0, timeout)
-        verdict = (job.get("result") or {}).get("verdict") or {}
         if as_json:
             print_json(job)
         else:
-            print(verdict.get("text") or job.get("error") or job["state"])
+            from monitor.cli.operator_view import verdict_text
+
+            verdict = (job.get("result") or {}).get("verdict") or {}
+            print(verdict_text(verdict) or job.get("error") or job["state"])
         if job["state"] != "succeeded":
             raise typer.Exit(1)
