@@ -29,6 +29,25 @@ class LoopState:
     def jobs(self) -> list[dict[str, Any]]:
         return self.model.get("jobs") or []
 
+    @property
+    def verdict_texts(self) -> set[str]:
+        """Every gate verdict text seen, in job results and in the decisions that quote them."""
+        verdicts = [((j.get("result") or {}).get("verdict") or {}) for j in self.jobs]
+        verdicts += [((d.get("data") or {}).get("verdict") or {}) for d in self.decisions]
+        return {str(v["text"]) for v in verdicts if isinstance(v, dict) and v.get("text")}
+
+
+# The demo prints the gate's verdict once, after the before/after table; the decisions that
+# quote it (the job's outcome, the promotion's reason) point there instead of repeating it.
+VERDICT_AT_THE_END = "the gate's verdict (printed at the end)"
+
+
+def brief(message: str, verdict_texts: set[str]) -> str:
+    """A decision message as the demo shows it: any gate verdict it quotes replaced by a pointer."""
+    for text in sorted(verdict_texts, key=len, reverse=True):
+        message = message.replace(text, VERDICT_AT_THE_END)
+    return message
+
 
 class DaemonWatch:
     def __init__(self, api_url: str, model: str, session: requests.Session):
@@ -94,6 +113,7 @@ def render(state: LoopState, progress: ReplayProgress, started: float) -> Table:
         )
         table.add_row("job", f"{job['id']} {job['pipeline']} {job['state']}  {detail}")
     table.add_row("production", f"v{state.model.get('production_version')}")
+    verdicts = state.verdict_texts
     for d in state.decisions[-5:]:
-        table.add_row(d["kind"], d["message"][:150])
+        table.add_row(d["kind"], brief(d["message"], verdicts)[:150])
     return table

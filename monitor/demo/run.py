@@ -16,7 +16,7 @@ from rich.table import Table
 
 from monitor.demo import artefacts
 from monitor.demo.demo_data import FEATURES, LABEL, prepare
-from monitor.demo.follow import DaemonWatch, render
+from monitor.demo.follow import DaemonWatch, brief, render
 from monitor.demo.setup import MODEL, DemoSetup, write_setup
 from monitor.demo.stack import Process, cli, free_port, wait_http
 from monitor.replay.drift_injection import DriftSpec
@@ -96,7 +96,7 @@ def explain(watch: DaemonWatch, timeline: Timeline) -> str:
         return f"job {job['id']} {job['state']}: {job.get('error')}"
     verdict = (job.get("result") or {}).get("verdict") or {}
     if not verdict.get("passed"):
-        return f"the gate rejected the candidate: {verdict.get('text')}"
+        return "the gate rejected the candidate (see the gate's verdict)"
     return "the promoted model had not yet answered enough labelled traffic to show its accuracy"
 
 
@@ -190,9 +190,11 @@ class DemoRun:
                     fresh = []
                     console.log(f"daemon API: {exc}")
                 if not console.is_terminal:
+                    verdicts = self.watch.state.verdict_texts
                     for d in fresh:
                         console.print(
-                            f"[{time.monotonic() - self.started:5.0f}s] {d['kind']}: {d['message']}"
+                            f"[{time.monotonic() - self.started:5.0f}s] {d['kind']}: "
+                            f"{brief(d['message'], verdicts)}"
                         )
                 drift_rows = [r.at_seconds for r in self.progress.recent() if r.phase == "drift"]
                 if drift_rows and timeline.drift_at is None:
@@ -272,7 +274,7 @@ def _print_table(summary: artefacts.Summary, console: Console) -> None:
         _fmt(summary.accuracy_after_promotion),
     )  # fmt: skip
     console.print(table)
-    if summary.gate_verdict:
+    if summary.gate_verdict:  # the one place the demo prints the verdict; decisions point here
         console.print(f"gate: {summary.gate_verdict}")
     console.print(("[green]done[/]: " if summary.finished else "[red]stopped[/]: ") + summary.reason)
     if summary.seconds_from_drift_to_promotion is not None:

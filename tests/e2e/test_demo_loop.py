@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -20,6 +21,7 @@ from tests.support.binaries import require
 pytestmark = pytest.mark.e2e
 
 HEAVY = ("libtorch", "/torch/", "/evidently/")
+RAW_TIMESTAMP = re.compile(r"(?<![\w.])\d{10}(?:\.\d+)?(?![\w.])")
 
 
 def _daemon_pids(config: Path) -> list[int]:
@@ -73,6 +75,12 @@ def test_demo_closes_the_loop(tmp_path: Path) -> None:
     assert summary["accuracy_after_promotion"] > summary["accuracy_during_drift"] + 0.2
     assert summary["accuracy_before_drift"] > 0.85
     assert summary["seconds_from_drift_to_promotion"] > 0
+    # The verdict is printed once (after the table), its trigger time in RFC 3339; the summary
+    # keeps the whole text. No time anywhere in the output is a raw Unix timestamp.
+    verdict = summary["gate_verdict"]
+    assert "after the condition became true" in verdict and not RAW_TIMESTAMP.search(verdict), verdict
+    assert output.count(verdict.split(":", 1)[0]) == 1, output[-4000:]
+    assert not RAW_TIMESTAMP.search(output), RAW_TIMESTAMP.findall(output)
     assert (out / "drift-report.html").stat().st_size > 10_000
     assert (out / "timeline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     for name in ("daemon.prom", "server.prom"):
