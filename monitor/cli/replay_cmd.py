@@ -106,7 +106,7 @@ def register(app: typer.Typer) -> None:
 
         from monitor.replay.drift_injection import DriftSpec
         from monitor.replay.label_delivery import FileLabelSink, HttpLabelSink
-        from monitor.replay.runner import ReplayPlan, ReplayProgress, load_replay_data, run_replay
+        from monitor.replay.traffic_replay import ReplayPlan, ReplayProgress, load_replay_data, run_replay
 
         if (drift is None) != (drift_at is None):
             raise typer.BadParameter("--drift and --drift-at go together", param_hint="--drift")

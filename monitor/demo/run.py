@@ -22,7 +22,7 @@ from monitor.demo.stack import Process, cli, free_port, wait_http
 from monitor.replay.drift_injection import DriftSpec
 from monitor.replay.label_delivery import HttpLabelSink
 from monitor.replay.progress import ReplayProgress
-from monitor.replay.runner import ReplayPlan, load_replay_data, run_replay
+from monitor.replay.traffic_replay import ReplayPlan, load_replay_data, run_replay
 
 RECOVERY_ROWS = 100  # labelled answers of the new version to measure its accuracy on
 MIN_RECOVERY_ROWS = 30  # enough when the traffic data runs out first (a slow or busy machine)

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from monitor.replay.drift_injection import DriftSpec, apply_drift, shift_images
 from monitor.replay.label_delivery import FileLabelSink, HttpLabelSink, LabelDeliveryError, LabelRecord
-from monitor.replay.runner import ReplayData, ReplayPlan, ReplayProgress, load_replay_data, run_replay
+from monitor.replay.traffic_replay import ReplayData, ReplayPlan, ReplayProgress, load_replay_data, run_replay
 from reoptimize.registry.file_registry import FileRegistry
 from serving.app import create_app
 from serving.server import ServerThread
