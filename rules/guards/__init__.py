@@ -2,6 +2,8 @@
 
 Each guard is one small class with a ``name`` and ``check(proposal, ctx, now)``; the monitor
 supplies a :class:`GuardContext` over its state store. :func:`run_guards` stops at the first refusal.
+
+May import ``rules.proposal`` and nothing outside ``rules``.
 """
 
 from rules.guards.blast_radius import BlastRadiusGuard
