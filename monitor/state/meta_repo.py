@@ -45,5 +45,14 @@ class MetaRepo:
                 if name != "meta"
             }
 
+    def clear_rows(self) -> int:
+        """Delete every row of every table but ``meta`` (the schema stays); returns how many went."""
+        with self.engine.begin() as conn:
+            return sum(
+                conn.execute(table.delete()).rowcount
+                for name, table in schema.metadata.tables.items()
+                if name != "meta"
+            )
+
     def size_bytes(self) -> int | None:
         return backend_of(self.engine).size_bytes(self.engine)
