@@ -13,7 +13,7 @@ not skip): install it with ``make system-deps``.
 
 The server refuses to run as root, so as root initdb and pg_ctl run as the ``postgres`` user
 in a directory it owns. By hand: ``python -m tests.support.postgres`` starts one and prints
-its URL until Ctrl-C.
+a database URL, until Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -154,8 +154,10 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 if __name__ == "__main__":
+    import signal
     import time
 
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop cleanly on SIGTERM too
     running = PostgresServer.start()
     print(running.create_database(), flush=True)
     try:
