@@ -109,15 +109,14 @@ class DemoRun:
         timeout: float,
         rate: float,
         console: Console,
-        state: str | None = None,
+        state_url: str | None = None,
         reset_state: bool = False,
     ):
-        if state is not None and state.startswith("sqlite:///") and not state.startswith("sqlite:////"):
-            state = "sqlite:///" + str(
-                Path(state.removeprefix("sqlite:///")).resolve()
-            )  # not relative to --out
-        if state is not None:
-            removed = prepare_state(state, reset_state)  # before anything is written or started
+        url = state_url
+        if url is not None and url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+            url = "sqlite:///" + str(Path(url.removeprefix("sqlite:///")).resolve())  # not relative to --out
+        if url is not None:
+            removed = prepare_state(url, reset_state)  # before anything is written or started
             if removed:
                 console.print(f"emptied the state store: {removed} row(s) of an earlier run removed")
         self.out = Path(out).resolve()
@@ -130,7 +129,7 @@ class DemoRun:
         self.timeline = Timeline()
         self.stop = threading.Event()
         self.data = prepare(self.out / "data")
-        self.setup = write_setup(self.out, free_port(), free_port(), state)
+        self.setup = write_setup(self.out, free_port(), free_port(), url)
         self.watch = DaemonWatch(self.setup.api_url, MODEL, self.session)
         state = self.setup.out / "state"
         port = self.setup.server_url.rsplit(":", 1)[1]

@@ -80,4 +80,5 @@ class DecisionsRepo:
             (decisions.c.kind == kind) & (decisions.c.model == model)
         )
         with self.engine.connect() as conn:
-            return conn.execute(query).scalar_one()
+            at = conn.execute(query).scalar_one()
+        return None if at is None else float(at)

@@ -167,7 +167,8 @@ class JobsRepo:
         """When ``rule`` last queued a job for ``model``."""
         query = select(func.max(jobs.c.created_at)).where((jobs.c.rule == rule) & (jobs.c.model == model))
         with self.engine.connect() as conn:
-            return conn.execute(query).scalar_one()
+            at = conn.execute(query).scalar_one()
+        return None if at is None else float(at)
 
     def models_created_since(self, since: float) -> set[str]:
         """The models that had a job queued at or after ``since``."""
@@ -196,4 +197,5 @@ class JobsRepo:
             .limit(1)
         )
         with self.engine.connect() as conn:
-            return conn.execute(query).scalar_one_or_none()
+            at = conn.execute(query).scalar_one_or_none()
+        return None if at is None else float(at)

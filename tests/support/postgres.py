@@ -32,19 +32,12 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-PG_BIN = Path(os.environ.get("MODELHEALTHD_PG_BIN", "/usr/lib/postgresql/15/bin"))
+from tests.support.binaries import postgres_binary
+
 SERVER_USER = "postgres"  # the OS user the server runs as when the tests run as root
 DRIVER = "postgresql+psycopg"
 # Durability is not what these tests check; without fsync a database is created in milliseconds.
 FAST_SETTINGS = ("fsync=off", "synchronous_commit=off", "full_page_writes=off", "max_connections=300")
-
-
-def require_binary(name: str) -> Path:
-    """The path of a PostgreSQL server binary; fails the calling test in one line when it is missing."""
-    path = PG_BIN / name
-    if not os.access(path, os.X_OK):
-        pytest.fail(f"{path} is missing: install PostgreSQL 15 with `make system-deps`", pytrace=False)
-    return path
 
 
 def _free_port() -> int:
@@ -81,8 +74,8 @@ class PostgresServer:
     @classmethod
     def start(cls, attempts: int = 3) -> PostgresServer:
         """initdb a fresh cluster and start it; retries on another port if one was taken meanwhile."""
-        initdb, pg_ctl = require_binary("initdb"), require_binary("pg_ctl")
-        require_binary("postgres")
+        initdb, pg_ctl = postgres_binary("initdb"), postgres_binary("pg_ctl")
+        postgres_binary("postgres")
         root = Path(tempfile.mkdtemp(prefix="modelhealthd-pg-"))
         if os.geteuid() == 0:
             shutil.chown(root, SERVER_USER, SERVER_USER)
@@ -122,7 +115,7 @@ class PostgresServer:
 
     def stop(self) -> None:
         self.admin.dispose()
-        pg_ctl = PG_BIN / "pg_ctl"
+        pg_ctl = postgres_binary("pg_ctl")
         try:
             _run([str(pg_ctl), "-D", str(self.data), "-m", "fast", "-w", "-t", "60", "stop"], "pg_ctl stop")
         finally:
