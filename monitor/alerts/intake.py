@@ -18,12 +18,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy.exc import OperationalError
-
-from monitor.alerts.alert_log import AlertLog, StoredAlert
 from monitor.alerts.payloads import IncomingAlert, WebhookPayload, starts_at_seconds
 from monitor.exporter import DaemonMetrics
 from monitor.running_config import RunningConfig
+from monitor.state.alerts_repo import StoredAlert
 from monitor.state.store import StateStore
 from rules.decisions import Decision, alert_decision
 from rules.engine import RuleEngine
@@ -88,7 +86,13 @@ class AlertIntake:
         self.rules = rules
         self.metrics = metrics
         self.clock = clock
-        self.log = AlertLog(store.engine)
+        self.log = store.alerts
+
+    def _transient(self, exc: Exception, doing: str) -> TransientError | None:
+        """A TransientError for ``exc`` when the store says it is worth a retry, else None."""
+        if not self.store.is_transient(exc):
+            return None
+        return TransientError(f"the state store {doing}: {self.store.transient_reason(exc)}")
 
     def receive(self, source: str, payload: WebhookPayload) -> list[AlertResult]:
         results = []
@@ -115,8 +119,11 @@ class AlertIntake:
                 stored_payload,
                 self.clock(),
             )
-        except OperationalError as exc:
-            raise TransientError(f"the state store could not record the alert: {exc.orig}") from exc
+        except Exception as exc:
+            transient = self._transient(exc, "could not record the alert")
+            if transient is None:
+                raise
+            raise transient from exc
         # A first firing notice, or one a failed delivery left queued. act() claims the episode,
         # so of concurrent deliveries exactly one acts and the others report a duplicate.
         if alert.status == "firing" and (seen == "new" or stored.pending):
@@ -138,13 +145,14 @@ class AlertIntake:
         actions: list[dict[str, Any]] = []
         try:
             outcome = self._propose(stored, actions)
-        except OperationalError as exc:
-            if any(a.get("queued") for a in actions):
-                self.log.done(stored.id)
-            else:
-                self.log.release(stored.id)
-            raise TransientError(f"the state store failed while acting on the alert: {exc.orig}") from exc
         except Exception as exc:
+            transient = self._transient(exc, "failed while acting on the alert")
+            if transient is not None:
+                if any(a.get("queued") for a in actions):
+                    self.log.done(stored.id)
+                else:
+                    self.log.release(stored.id)
+                raise transient from exc
             log.exception("alert %s could not be acted on", stored.fingerprint)
             self.log.done(stored.id)
             return AlertResult(
@@ -216,8 +224,10 @@ class AlertIntake:
         acted = 0
         try:
             queued = self.log.queued()
-        except OperationalError as exc:
-            log.warning("could not read queued alerts: %s", exc.orig)
+        except Exception as exc:
+            if not self.store.is_transient(exc):
+                raise
+            log.warning("could not read queued alerts: %s", self.store.transient_reason(exc))
             return 0
         for stored in queued:
             if stored.received_at > cutoff:

@@ -6,7 +6,6 @@ Exit codes: 0 done; 1 failed (unreadable store or backup, I/O error); 2 bad usag
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -19,31 +18,24 @@ EXIT_LOCKED = 3
 
 
 def _info(url: str) -> dict[str, Any]:
-    from sqlalchemy import func, select
-
     from monitor.state import schema
     from monitor.state.daemon_lock import holder
-    from monitor.state.store import StateStore
+    from monitor.state.store import StateStore, display_url
 
     store = StateStore.open(url)
     try:
-        with store.engine.connect() as conn:
-            meta = {r.key: json.loads(r.value) for r in conn.execute(select(schema.meta))}
-            rows = {
-                name: conn.execute(select(func.count()).select_from(table)).scalar_one()
-                for name, table in schema.metadata.tables.items()
-                if name != "meta"
-            }
+        meta = store.meta.values()
+        rows = store.meta.row_counts()
+        size = store.meta.size_bytes()
     finally:
         store.close()
-    path = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
     return {
-        "url": url,
+        "url": display_url(url),
         "schema_version": meta.get("schema_version"),
         "supported_schema_version": schema.SCHEMA_VERSION,
         "migrations": {k: v for k, v in meta.items() if k.startswith("migration_")},
         "restored_from": meta.get("restored_from"),
-        "size_bytes": path.stat().st_size if path and path.exists() else None,
+        "size_bytes": size,
         "daemon": holder(url),
         "rows": rows,
     }
@@ -111,18 +103,20 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json({"schema_version": data["schema_version"], "migrations": data["migrations"]})
         else:
-            print(f"{cfg.state}: schema v{data['schema_version']}")
+            print(f"{data['url']}: schema v{data['schema_version']}")
 
     @group.command("backup")
     def backup_command(
-        file: Path = typer.Argument(..., help="Where to write the backup (one SQLite file)."),
+        file: Path = typer.Argument(
+            ..., help="Where to write the backup (one SQLite file, whichever database the store is in)."
+        ),
         force: bool = typer.Option(False, "--force", help="Overwrite FILE if it exists."),
         config: Path = ConfigOption,
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """Copy the store (and every model's production pointer) to FILE; safe while the daemon runs."""
         from monitor.state.backup import backup
-        from monitor.state.store import StateError
+        from monitor.state.store import StateError, display_url
         from reoptimize.registry.file_registry import FileRegistry
 
         cfg = config_or_exit(config)
@@ -134,7 +128,7 @@ def register(app: typer.Typer) -> None:
             print_json(info.to_json() | {"file": str(file)})
         else:
             print(
-                f"backed up {cfg.state} (schema v{info.schema_version}, {len(info.pointers)} model(s)) to {file}"
+                f"backed up {display_url(cfg.state)} (schema v{info.schema_version}, {len(info.pointers)} model(s)) to {file}"
             )
 
     @group.command("restore")
@@ -149,7 +143,7 @@ def register(app: typer.Typer) -> None:
         """Replace the store with FILE. Refuses (exit 3) while a daemon runs; stop it first."""
         from monitor.state.backup import restore
         from monitor.state.daemon_lock import StoreLockedError
-        from monitor.state.store import StateError
+        from monitor.state.store import StateError, display_url
         from reoptimize.registry.file_registry import FileRegistry
 
         cfg = config_or_exit(config)
@@ -163,7 +157,7 @@ def register(app: typer.Typer) -> None:
             print_json(result.to_json())
             return
         made = f"a backup of {result.info.source} made {format_time(result.info.created_at)}"
-        print(f"restored {file} ({made}) into {cfg.state} (schema v{result.schema_version})")
+        print(f"restored {file} ({made}) into {display_url(cfg.state)} (schema v{result.schema_version})")
         if result.saved_current:
             print(f"the store as it was is saved in {result.saved_current}")
         for model, (now, then) in sorted(result.pointer_changes.items()):

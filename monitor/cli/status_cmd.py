@@ -25,7 +25,7 @@ EXIT_UNHEALTHY = 3
 def _local(cfg: Config) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     from monitor.cli.operator_view import local_summary
     from monitor.state.daemon_lock import holder
-    from monitor.state.store import StateError, StateStore
+    from monitor.state.store import StateError, StateStore, display_url
     from reoptimize.registry.file_registry import FileRegistry
 
     try:
@@ -40,7 +40,7 @@ def _local(cfg: Config) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     finally:
         store.close()
     who = holder(cfg.state)
-    daemon = {"running": who is not None, "holder": who, "source": cfg.state, "jobs": jobs}
+    daemon = {"running": who is not None, "holder": who, "source": display_url(cfg.state), "jobs": jobs}
     return summaries, daemon
 
 

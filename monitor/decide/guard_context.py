@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import desc, func, select
-
-from monitor.state.schema import decisions, jobs
 from monitor.state.store import StateStore
 
 FAILED = ("failed", "timed_out")
-FINISHED = ("succeeded", "failed", "timed_out", "cancelled")
 
 
 class StoreGuardContext:
-    """Implements :class:`rules.guards.GuardContext` over the jobs table.
+    """Implements :class:`rules.guards.GuardContext` over the store's jobs and decision log.
 
     For the circuit breaker a job fails when it failed or timed out, and also when it succeeded
     without staging a candidate (the gate refused every one: corrupt or useless training data
@@ -37,49 +33,26 @@ class StoreGuardContext:
         return self.store.jobs.started_since(model, since)
 
     def last_action_at(self, rule: str, model: str) -> float | None:
-        query = select(func.max(jobs.c.created_at)).where((jobs.c.rule == rule) & (jobs.c.model == model))
-        with self.store.engine.connect() as conn:
-            return conn.execute(query).scalar_one()
+        return self.store.jobs.last_created_at(model, rule)
 
     def models_acted_since(self, since: float) -> set[str]:
-        query = select(jobs.c.model).where(jobs.c.created_at >= since).distinct()
-        with self.store.engine.connect() as conn:
-            return {row.model for row in conn.execute(query)}
+        return self.store.jobs.models_created_since(since)
 
     def breaker_reset_at(self, model: str) -> float | None:
-        query = select(func.max(decisions.c.at)).where(
-            (decisions.c.kind == "reset") & (decisions.c.model == model)
-        )
-        with self.store.engine.connect() as conn:
-            return conn.execute(query).scalar_one()
+        return self.store.decisions.last_at("reset", model)
 
     def consecutive_failures(self, model: str) -> int:
         reset = self.breaker_reset_at(model)
-        query = (
-            select(jobs.c.state, jobs.c.finished_at, jobs.c.candidate_version)
-            .where((jobs.c.model == model) & jobs.c.state.in_(FINISHED))
-            .order_by(desc(jobs.c.finished_at))
-            .limit(100)
-        )
         count = 0
-        with self.store.engine.connect() as conn:
-            for row in conn.execute(query):
-                staged = row.state == "succeeded" and row.candidate_version is not None
-                if staged or (reset is not None and (row.finished_at or 0) <= reset):
-                    break
-                count += row.state in FAILED or row.state == "succeeded"
+        for job in self.store.jobs.recent_outcomes(model, limit=100):
+            staged = job.state == "succeeded" and job.candidate_version is not None
+            if staged or (reset is not None and (job.finished_at or 0) <= reset):
+                break
+            count += job.state in FAILED or job.state == "succeeded"
         return count
 
     def last_failure_at(self, model: str) -> float | None:
-        refused = (jobs.c.state == "succeeded") & jobs.c.candidate_version.is_(None)
-        query = (
-            select(jobs.c.finished_at)
-            .where((jobs.c.model == model) & (jobs.c.state.in_(FAILED) | refused))
-            .order_by(desc(jobs.c.finished_at))
-            .limit(1)
-        )
-        with self.store.engine.connect() as conn:
-            return conn.execute(query).scalar_one_or_none()
+        return self.store.jobs.last_failed_or_refused_at(model)
 
     def watching(self, model: str) -> bool:
         return self._watching(model)

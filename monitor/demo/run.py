@@ -17,7 +17,7 @@ from rich.table import Table
 from monitor.demo import artefacts
 from monitor.demo.demo_data import FEATURES, LABEL, prepare
 from monitor.demo.follow import DaemonWatch, brief, render
-from monitor.demo.setup import MODEL, DemoSetup, write_setup
+from monitor.demo.setup import MODEL, DemoSetup, prepare_state, write_setup
 from monitor.demo.stack import Process, cli, free_port, wait_http
 from monitor.replay.drift_injection import DriftSpec
 from monitor.replay.label_delivery import HttpLabelSink
@@ -103,7 +103,22 @@ def explain(watch: DaemonWatch, timeline: Timeline) -> str:
 class DemoRun:
     """One run of the demo: its processes, traffic, what it has seen, and its artefacts."""
 
-    def __init__(self, out: Path, timeout: float, rate: float, console: Console):
+    def __init__(
+        self,
+        out: Path,
+        timeout: float,
+        rate: float,
+        console: Console,
+        state_url: str | None = None,
+        reset_state: bool = False,
+    ):
+        url = state_url
+        if url is not None and url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+            url = "sqlite:///" + str(Path(url.removeprefix("sqlite:///")).resolve())  # not relative to --out
+        if url is not None:
+            removed = prepare_state(url, reset_state)  # before anything is written or started
+            if removed:
+                console.print(f"emptied the state store: {removed} row(s) of an earlier run removed")
         self.out = Path(out).resolve()
         self.timeout = timeout
         self.rate = rate
@@ -114,7 +129,7 @@ class DemoRun:
         self.timeline = Timeline()
         self.stop = threading.Event()
         self.data = prepare(self.out / "data")
-        self.setup = write_setup(self.out, free_port(), free_port())
+        self.setup = write_setup(self.out, free_port(), free_port(), url)
         self.watch = DaemonWatch(self.setup.api_url, MODEL, self.session)
         state = self.setup.out / "state"
         port = self.setup.server_url.rsplit(":", 1)[1]
@@ -257,10 +272,18 @@ class DemoRun:
 
 
 def run_demo(
-    out: Path, timeout: float = 300.0, rate: float = 10.0, console: Console | None = None
+    out: Path,
+    timeout: float = 300.0,
+    rate: float = 10.0,
+    console: Console | None = None,
+    state: str | None = None,
+    reset_state: bool = False,
 ) -> artefacts.Summary:
-    """Run the demo end to end; the summary says whether the loop closed, and why not if it did not."""
-    return DemoRun(out, timeout, rate, console or Console()).run()
+    """Run the demo end to end; the summary says whether the loop closed, and why not if it did not.
+
+    ``state`` is a state store URL (such as ``postgresql://...``) to use instead of a new SQLite
+    file in ``out``; it must be empty unless ``reset_state`` lets the demo empty it."""
+    return DemoRun(out, timeout, rate, console or Console(), state, reset_state).run()
 
 
 def _print_table(summary: artefacts.Summary, console: Console) -> None:

@@ -49,7 +49,33 @@ class DemoSetup:
     server_token_file: Path
 
 
-def write_setup(out: Path, api_port: int, server_port: int) -> DemoSetup:
+def prepare_state(url: str, reset: bool = False) -> int:
+    """Make sure a state store given by URL is one the demo can start from: nothing holds it, and
+    it is empty, or ``reset`` empties it. Returns the rows removed. Raises StateError naming the
+    store and what to do; the demo's own SQLite store is always new and never needs this."""
+    from monitor.state.daemon_lock import StoreLockedError, holder
+    from monitor.state.store import StateError, StateStore, display_url
+
+    who = holder(url)
+    if who is not None:
+        raise StoreLockedError(
+            f"the state store {display_url(url)} is in use by {who}; stop that daemon first"
+        )
+    store = StateStore.open(url)
+    try:
+        rows = sum(store.meta.row_counts().values())
+        if rows and not reset:
+            raise StateError(
+                f"the state store {display_url(url)} already holds {rows} row(s); the demo starts from an "
+                "empty store: pass --reset-state to empty modelhealthd's tables in it, or use another database"
+            )
+        return store.meta.clear_rows() if rows else 0
+    finally:
+        store.close()
+
+
+def write_setup(out: Path, api_port: int, server_port: int, state_url: str | None = None) -> DemoSetup:
+    """Write the demo's folder; its state store is a new SQLite file unless ``state_url`` names one."""
     state = out / "state"
     if state.exists():
         shutil.rmtree(state)
@@ -62,7 +88,7 @@ def write_setup(out: Path, api_port: int, server_port: int) -> DemoSetup:
     (out / "rules.yaml").write_text(RULES)
     server_url = f"http://127.0.0.1:{server_port}"
     config = {
-        "state": f"sqlite:///{state / 'state.db'}",
+        "state": state_url or f"sqlite:///{state / 'state.db'}",
         "registry": str(state / "registry"),
         "reports": str(state / "reports"),
         "api": {"listen": f"127.0.0.1:{api_port}", "token_file": str(state / "api-token")},

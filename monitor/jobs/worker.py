@@ -25,6 +25,7 @@ from monitor.config import ConfigError, ModelConfig, load_config
 from monitor.jobs.job_settings import UNRECORDED_PREFIX, JobSettings
 from monitor.sources.label_book import LabelBook
 from monitor.sources.prediction_log_reader import PredictionLogReader
+from monitor.state.backend import is_transient
 from monitor.state.records import JobRecord
 from monitor.state.store import StateStore
 from reoptimize import failpoints
@@ -47,8 +48,7 @@ def record(action, what: str, budget: float = RECORD_RETRY_SECONDS):  # noqa: AN
             return action()
         except Exception as exc:  # SQLAlchemy's OperationalError, or StateError wrapping it
             first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            busy = "database is locked" in first_line or "database is busy" in first_line
-            if not busy or time.monotonic() + delay > deadline:
+            if not is_transient(exc) or time.monotonic() + delay > deadline:
                 raise
             log.warning("%s: the state store is busy (%s); retrying in %gs", what, first_line, delay)
             time.sleep(delay)

@@ -1,21 +1,22 @@
-"""Backup and restore of a SQLite state store, with the registry's production pointers.
+"""Backup and restore of the state store, with the registry's production pointers.
 
-A backup is one self-contained SQLite file made with SQLite's online backup API, so a running
-daemon keeps working while it is taken and the copy is consistent. The copy's ``meta`` table
-gets a ``backup`` row: when, from where, its schema version, and every model's production
-pointer at that moment (version directories never change, so the pointers are what a
-registry backup needs besides the files themselves).
+A backup is one self-contained SQLite file, whatever database the store lives in: SQLite's
+online backup API copies a SQLite store, and a PostgreSQL store is copied table by table in
+one snapshot (:mod:`monitor.state.postgres_backend`). Either way a running daemon keeps
+working while it is taken and the copy is consistent. The copy's ``meta`` table gets a
+``backup`` row: when, from where, its schema version, and every model's production pointer
+at that moment (version directories never change, so the pointers are what a registry backup
+needs besides the files themselves).
 
 A restore refuses while a daemon holds the store (see :mod:`monitor.state.daemon_lock`) and
 holds the lock itself meanwhile. It checks the backup's integrity and version, saves the
-current store beside it, copies the backup in with the same API, migrates it forward, and
-can move the production pointers back to the backup's. PostgreSQL stores are backed up with
-``pg_dump``; these functions refuse them with that advice.
+current store (beside a SQLite store; beside the backup file for PostgreSQL), copies the
+backup in, migrates it forward, and can move the production pointers back to the backup's.
+A backup restores into either database, so it also moves a store from SQLite to PostgreSQL.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sqlite3
@@ -25,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from monitor.state import schema
+from monitor.state.backend import backend_for
 from monitor.state.daemon_lock import DaemonLock
-from monitor.state.store import StateError, StateStore
+from monitor.state.store import StateError, StateStore, display_url, make_engine
 from reoptimize.registry.file_registry import FileRegistry, RegistryError, fsync_dir
 
 BACKUP_FORMAT = 1
@@ -64,15 +66,6 @@ class RestoreResult:
         }
 
 
-def sqlite_file(url: str) -> Path:
-    """The database file of a ``sqlite:///`` URL; other URLs are refused with advice."""
-    if not url.startswith("sqlite:///") or url.endswith(":memory:"):
-        raise StateError(
-            f"state store {url!r} is not a SQLite file; back up PostgreSQL with pg_dump and pg_restore"
-        )
-    return Path(url.removeprefix("sqlite:///"))
-
-
 def _pointers(registry: FileRegistry | None) -> dict[str, str | None]:
     if registry is None:
         return {}
@@ -87,22 +80,19 @@ def _pointers(registry: FileRegistry | None) -> dict[str, str | None]:
 
 def backup(url: str, dest: Path, registry: FileRegistry | None = None, overwrite: bool = False) -> BackupInfo:
     """Write a consistent copy of the store at ``url`` (and the registry's pointers) to ``dest``."""
-    db = sqlite_file(url)
-    if not db.exists():
-        raise StateError(f"there is no state store at {db}")
+    store_backend = backend_for(url)
     dest = Path(dest)
     if dest.exists() and not overwrite:
         raise StateError(f"{dest} already exists; choose another file or pass --force")
     dest.parent.mkdir(parents=True, exist_ok=True)
     partial = dest.with_name(dest.name + ".partial")
     partial.unlink(missing_ok=True)
-    source = sqlite3.connect(db, timeout=30)
     try:
+        store_backend.backup(url, partial)
         copy = sqlite3.connect(partial)
         try:
-            source.backup(copy)
             version = _schema_version(copy, dest)
-            info = BackupInfo(BACKUP_FORMAT, time.time(), url, version, _pointers(registry))
+            info = BackupInfo(BACKUP_FORMAT, time.time(), display_url(url), version, _pointers(registry))
             copy.execute("DELETE FROM meta WHERE key = 'backup'")
             copy.execute("INSERT INTO meta (key, value) VALUES ('backup', ?)", (json.dumps(info.to_json()),))
             copy.commit()
@@ -110,10 +100,11 @@ def backup(url: str, dest: Path, registry: FileRegistry | None = None, overwrite
             _check_integrity(copy, partial)
         finally:
             copy.close()
-    finally:
-        source.close()
-    with open(partial, "rb+") as handle:
-        os.fsync(handle.fileno())
+        with open(partial, "rb+") as handle:
+            os.fsync(handle.fileno())
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     os.replace(partial, dest)
     fsync_dir(dest.parent)
     return info
@@ -148,7 +139,7 @@ def restore(
     url: str, src: Path, registry: FileRegistry | None = None, restore_pointers: bool = False
 ) -> RestoreResult:
     """Replace the store at ``url`` with the backup ``src``; refuses while a daemon holds the store."""
-    db = sqlite_file(url)
+    store_backend = backend_for(url)
     info = read_backup(src)
     if info.schema_version > schema.SCHEMA_VERSION:
         raise StateError(
@@ -158,28 +149,31 @@ def restore(
     lock = DaemonLock(url)
     lock.acquire()  # StoreLockedError while a daemon runs; keeps one from starting meanwhile
     try:
-        saved = _save_current(db)
-        db.parent.mkdir(parents=True, exist_ok=True)
-        source = sqlite3.connect(f"file:{src}?mode=ro", uri=True)
-        target = sqlite3.connect(db, timeout=30)
-        try:
-            source.backup(target)
-            target.execute("DELETE FROM meta WHERE key IN ('backup', 'restored_from')")
-            restored = json.dumps(info.to_json() | {"restored_at": time.time(), "file": str(src)})
-            target.execute("INSERT INTO meta (key, value) VALUES ('restored_from', ?)", (restored,))
-            target.commit()
-        finally:
-            target.close()
-            source.close()
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        saved = store_backend.save_current(url, Path(src), stamp)
+        store_backend.load(url, Path(src))
+        _mark_restored(url, info, src)
         store = StateStore.open(url)  # migrates forward
         try:
-            version = _store_version(store)
+            version = store.meta.schema_version()
             result = _pointers_after_restore(info, registry, restore_pointers, store)
         finally:
             store.close()
     finally:
         lock.release()
     return RestoreResult(info, version, saved, *result)
+
+
+def _mark_restored(url: str, info: BackupInfo, src: Path) -> None:
+    """Record where the restored rows came from, before anything migrates them."""
+    engine = make_engine(url)
+    restored = json.dumps(info.to_json() | {"restored_at": time.time(), "file": str(src)})
+    try:
+        with engine.begin() as conn:
+            conn.execute(schema.meta.delete().where(schema.meta.c.key.in_(("backup", "restored_from"))))
+            conn.execute(schema.meta.insert().values(key="restored_from", value=restored))
+    finally:
+        engine.dispose()
 
 
 def _pointers_after_restore(
@@ -216,31 +210,10 @@ def _pointers_after_restore(
     return changes, tuple(moved), left
 
 
-def _save_current(db: Path) -> Path | None:
-    if not db.exists():
-        return None
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    saved = db.with_name(f"{db.name}.before-restore-{stamp}")
-    source = sqlite3.connect(db, timeout=30)
-    try:
-        with contextlib.closing(sqlite3.connect(saved)) as copy:
-            source.backup(copy)
-            copy.execute("PRAGMA journal_mode=DELETE")
-    finally:
-        source.close()
-    return saved
-
-
 def _schema_version(conn: sqlite3.Connection, where: Path) -> int:
     row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     if row is None:
         raise StateError(f"{where} has no schema version; it is not a modelhealthd state store")
-    return int(json.loads(row[0]))
-
-
-def _store_version(store: StateStore) -> int:
-    with store.engine.connect() as conn:
-        row = conn.exec_driver_sql("SELECT value FROM meta WHERE key = 'schema_version'").first()
     return int(json.loads(row[0]))
 
 

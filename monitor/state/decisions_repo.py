@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import desc, select
+from sqlalchemy import desc, func, select
 from sqlalchemy.engine import Engine
 
 from monitor.state.records import DecisionRecord, dumps, loads
@@ -73,3 +73,12 @@ class DecisionsRepo:
             query = query.where(decisions.c.id > after_id)
         with self.engine.connect() as conn:
             return [_record(r) for r in conn.execute(query)]
+
+    def last_at(self, kind: str, model: str) -> float | None:
+        """When the latest decision of ``kind`` about ``model`` was made."""
+        query = select(func.max(decisions.c.at)).where(
+            (decisions.c.kind == kind) & (decisions.c.model == model)
+        )
+        with self.engine.connect() as conn:
+            at = conn.execute(query).scalar_one()
+        return None if at is None else float(at)

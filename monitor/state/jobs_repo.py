@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -9,10 +10,11 @@ from typing import Any
 from sqlalchemy import desc, func, select, update
 from sqlalchemy.engine import Engine
 
-from monitor.state.records import ACTIVE_JOB_STATES, JOB_STATES, JobRecord, dumps, loads
+from monitor.state.records import ACTIVE_JOB_STATES, JOB_STATES, JobOutcome, JobRecord, dumps, loads
 from monitor.state.schema import jobs
 
 FINAL_STATES = tuple(s for s in JOB_STATES if s not in ACTIVE_JOB_STATES)
+FAILED_STATES = ("failed", "timed_out")
 
 
 def _record(row: Any) -> JobRecord:
@@ -131,7 +133,7 @@ class JobsRepo:
         query = (
             select(jobs)
             .where(jobs.c.state.in_(FINAL_STATES) & jobs.c.handled_at.is_(None))
-            .order_by(jobs.c.finished_at)
+            .order_by(jobs.c.finished_at.nulls_first())  # SQLite's order, on PostgreSQL too
         )
         with self.engine.connect() as conn:
             return [_record(r) for r in conn.execute(query)]
@@ -160,3 +162,40 @@ class JobsRepo:
             if job.state in ("failed", "timed_out"):
                 count += 1
         return count
+
+    def last_created_at(self, model: str, rule: str) -> float | None:
+        """When ``rule`` last queued a job for ``model``."""
+        query = select(func.max(jobs.c.created_at)).where((jobs.c.rule == rule) & (jobs.c.model == model))
+        with self.engine.connect() as conn:
+            at = conn.execute(query).scalar_one()
+        return None if at is None else float(at)
+
+    def models_created_since(self, since: float) -> set[str]:
+        """The models that had a job queued at or after ``since``."""
+        query = select(jobs.c.model).where(jobs.c.created_at >= since).distinct()
+        with self.engine.connect() as conn:
+            return {row.model for row in conn.execute(query)}
+
+    def recent_outcomes(self, model: str, limit: int = 100) -> builtins.list[JobOutcome]:
+        """The model's finished jobs, latest finish first."""
+        query = (
+            select(jobs.c.state, jobs.c.finished_at, jobs.c.candidate_version)
+            .where((jobs.c.model == model) & jobs.c.state.in_(FINAL_STATES))
+            .order_by(desc(jobs.c.finished_at).nulls_last())  # PostgreSQL sorts NULL first otherwise
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [JobOutcome(r.state, r.finished_at, r.candidate_version) for r in conn.execute(query)]
+
+    def last_failed_or_refused_at(self, model: str) -> float | None:
+        """When the model's latest job failed, timed out, or succeeded without staging a candidate."""
+        refused = (jobs.c.state == "succeeded") & jobs.c.candidate_version.is_(None)
+        query = (
+            select(jobs.c.finished_at)
+            .where((jobs.c.model == model) & (jobs.c.state.in_(FAILED_STATES) | refused))
+            .order_by(desc(jobs.c.finished_at).nulls_last())
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            at = conn.execute(query).scalar_one_or_none()
+        return None if at is None else float(at)

@@ -62,6 +62,15 @@ class JobRecord:
 
 
 @dataclass(frozen=True)
+class JobOutcome:
+    """How a finished job ended: what the circuit breaker counts, without the job's JSON."""
+
+    state: str
+    finished_at: float | None
+    candidate_version: str | None
+
+
+@dataclass(frozen=True)
 class PromotionRecord:
     id: int
     model: str

@@ -32,7 +32,7 @@ TOKEN = "operator-token"
 
 
 @pytest.fixture
-def setup(tmp_path: Path, loopback):
+def setup(tmp_path: Path, loopback, store_url: str):
     loopback.handler = lambda req: (200, b"", "text/plain")
     frame = pd.DataFrame(np.random.default_rng(0).normal(size=(200, 2)), columns=["a", "b"])
     frame["label"] = (frame["a"] > 0).astype(int)
@@ -53,14 +53,14 @@ def setup(tmp_path: Path, loopback):
     config.write_text(
         yaml.safe_dump(
             {
-                "state": f"sqlite:///{tmp_path}/state.db",
+                "state": store_url,  # SQLite, then PostgreSQL
                 "registry": str(tmp_path / "registry"),
                 "api": {"listen": f"127.0.0.1:{port}", "token": TOKEN},
                 "models": [{"name": "churn"} | model, {"name": "fraud"} | model],
             }
         )
     )
-    return config, StateStore.open(f"sqlite:///{tmp_path}/state.db"), f"http://127.0.0.1:{port}"
+    return config, StateStore.open(store_url), f"http://127.0.0.1:{port}"
 
 
 def _invoke(*args: str):  # noqa: ANN202

@@ -33,7 +33,7 @@ class Crash(BaseException):
 
 
 @pytest.fixture
-def world(tmp_path: Path, loopback):
+def world(tmp_path: Path, loopback, store_url: str):
     loopback.handler = lambda req: (200, json.dumps({"version": "2"}).encode(), "application/json")
     config = Config.model_validate(
         {
@@ -45,7 +45,7 @@ def world(tmp_path: Path, loopback):
     for i in (1, 2):
         registry.add_version("m", {"model.onnx": f"model {i}".encode()})
     registry.set_production("m", "1")
-    store = StateStore.open(f"sqlite:///{tmp_path}/state.db")
+    store = StateStore.open(store_url)  # SQLite, then PostgreSQL
     job = store.jobs.create("m", "retrain", {}, {}, time.time())
     store.jobs.mark_running(job.id, time.time())
     result = job_result_json(job.id, "m")

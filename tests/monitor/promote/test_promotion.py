@@ -15,7 +15,7 @@ from reoptimize.registry.file_registry import FileRegistry
 
 
 @pytest.fixture
-def world(tmp_path: Path, loopback):
+def world(tmp_path: Path, loopback, store_url: str):
     loopback.handler = lambda req: (200, json.dumps({"version": "x"}).encode(), "application/json")
     config = Config.model_validate(
         {
@@ -29,7 +29,7 @@ def world(tmp_path: Path, loopback):
     for i in (1, 2, 3):
         registry.add_version("m", {"model.onnx": f"model {i}".encode()})
     registry.set_production("m", "1")
-    store = StateStore.open(f"sqlite:///{tmp_path}/state.db")
+    store = StateStore.open(store_url)  # SQLite, then PostgreSQL
     clock = iter(range(1000, 100000)).__next__
     return (
         Promoter(RunningConfig(config), registry, store, None, lambda: float(clock())),

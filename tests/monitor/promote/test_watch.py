@@ -25,7 +25,7 @@ class Clock:
 
 
 @pytest.fixture
-def world(tmp_path: Path, loopback):
+def world(tmp_path: Path, loopback, store_url: str):
     loopback.handler = lambda req: (200, json.dumps({"version": "?"}).encode(), "application/json")
     config = Config.model_validate(
         {
@@ -45,7 +45,7 @@ def world(tmp_path: Path, loopback):
     for i in (1, 2):
         registry.add_version("m", {"model.onnx": f"model {i}".encode()})
     registry.set_production("m", "1")
-    store = StateStore.open(f"sqlite:///{tmp_path}/state.db")
+    store = StateStore.open(store_url)  # SQLite, then PostgreSQL
     clock = Clock(10_000.0)
     promoter = Promoter(RunningConfig(config), registry, store, None, clock)
     return (

@@ -1,4 +1,5 @@
-"""State backup and restore on real SQLite files and a real registry, in-process and through the CLI."""
+"""State backup and restore on a real SQLite file and a real PostgreSQL database, with a real
+registry, in-process and through the CLI. A backup is a SQLite file whatever the store is."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typer.testing import CliRunner
 
 from monitor.cli import app
 from monitor.state.backup import backup, read_backup, restore
-from monitor.state.daemon_lock import DaemonLock, StoreLockedError
+from monitor.state.daemon_lock import DaemonLock, StoreLockedError, holder
 from monitor.state.store import StateError, StateStore
 from reoptimize.registry.file_registry import FileRegistry
 
@@ -21,8 +22,8 @@ DUMP_V1 = Path(__file__).parent / "data" / "state_v1.sql"
 
 
 @pytest.fixture
-def world(tmp_path: Path):
-    url = f"sqlite:///{tmp_path / 'state' / 'state.db'}"
+def world(tmp_path: Path, store_url: str):
+    url = store_url.replace(str(tmp_path), str(tmp_path / "state"))
     registry = FileRegistry(tmp_path / "registry")
     for i in (1, 2):
         registry.add_version("m", {"model.onnx": f"model {i}".encode()})
@@ -143,11 +144,6 @@ def test_bad_backup_files_are_refused_before_anything_changes(world, content, me
     assert _decisions(url) == before
 
 
-def test_postgres_urls_get_pg_dump_advice() -> None:
-    with pytest.raises(StateError, match="pg_dump"):
-        backup("postgresql://db.example/modelhealthd", Path("x.db"))
-
-
 def test_state_commands_print_json(world) -> None:
     url, _, config, tmp = world
     runner = CliRunner()
@@ -164,3 +160,76 @@ def test_state_commands_print_json(world) -> None:
     assert done.exit_code == 0 and json.loads(done.output)["pointer_changes"] == {}
     migrated = runner.invoke(app, ["state", "migrate", "-c", str(config), "--json"])
     assert migrated.exit_code == 0 and "schema_version" in json.loads(migrated.output)
+
+
+def _everything(url: str) -> dict[str, object]:
+    """What every repository reads back, for comparing two stores."""
+    store = StateStore.open(url)
+    try:
+        return {
+            "jobs": [j.to_json() for j in store.jobs.list(limit=1000)],
+            "promotions": [p.to_json() for p in store.promotions.list(limit=1000)],
+            "decisions": [d.to_json() for d in store.decisions.list(limit=1000)],
+            "checks": [c.to_json() for c in store.checks.list(limit=1000)],
+            "labels": dict(store.labels.since("m", 0)),
+            "rule_states": store.rule_states.load(),
+            "alerts": [a.to_json() for a in store.alerts.list(limit=1000)],
+        }
+    finally:
+        store.close()
+
+
+def test_a_backup_moves_a_store_from_sqlite_to_postgresql_and_back(tmp_path: Path, postgres_url: str) -> None:
+    sqlite_url = f"sqlite:///{tmp_path / 'a.db'}"
+    store = StateStore.open(sqlite_url)
+    job = store.jobs.create("m", "retrain", {"max_epochs": 2}, {"rule": "drift"}, now=1.0, rule="drift")
+    store.jobs.mark_running(job.id, 2.0)
+    store.jobs.finish(job.id, "succeeded", 3.0, result={"verdict": {"passed": True}}, candidate_version="2")
+    intent = store.promotions.record_intent("m", "1", "2", "promote", "better", 4.0, job.id)
+    store.promotions.finish(intent, "done", 5.0, decision={"kind": "promotion", "message": "promoted v2"})
+    store.checks.record("m", "2", 6.0, {"rows": 500.0, "drift_share": None}, {"features": []})
+    store.labels.add("m", [("r1", 1, 7.0), ("r2", "cat", 7.5)])
+    store.rule_states.save("m", {"drift": {"state": "firing"}}, 8.0)
+    store.alerts.receive("grafana", "g", "f", "2026-01-01T00:00:00Z", "firing", {"labels": {}}, 9.0)
+    store.close()
+    before = _everything(sqlite_url)
+
+    backup(sqlite_url, tmp_path / "from-sqlite.db")
+    restore(postgres_url, tmp_path / "from-sqlite.db")
+    assert _everything(postgres_url) == before
+    moved = StateStore.open(postgres_url)
+    try:  # new rows get fresh ids after the restored ones
+        assert moved.decisions.append(10.0, "transition", "on postgresql") > max(
+            d["id"] for d in before["decisions"]
+        )
+    finally:
+        moved.close()
+
+    backup(postgres_url, tmp_path / "from-postgresql.db")
+    back = f"sqlite:///{tmp_path / 'b.db'}"
+    restore(back, tmp_path / "from-postgresql.db")
+    assert _everything(back) == _everything(postgres_url)
+    assert _decisions(back)[-1] == "on postgresql"
+
+
+def test_a_restore_that_fails_midway_leaves_a_postgresql_store_as_it_was(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    store = StateStore.open(postgres_url)
+    store.decisions.append(1.0, "transition", "before the backup", model="m")
+    store.close()
+    backup(postgres_url, tmp_path / "b.db")
+    con = sqlite3.connect(tmp_path / "b.db")  # SQLite keeps any value in any column; PostgreSQL will not
+    con.execute(
+        "INSERT INTO decisions (id, at, kind, message, data) VALUES (999, 'not a number', 'x', 'y', '{}')"
+    )
+    con.commit()
+    con.close()
+    store = StateStore.open(postgres_url)
+    store.decisions.append(2.0, "transition", "after the backup", model="m")
+    store.close()
+    with pytest.raises(StateError, match="cannot restore into the state store .*not a number"):
+        restore(postgres_url, tmp_path / "b.db")
+    # The tables were dropped, recreated and filled in one transaction, all rolled back.
+    assert _decisions(postgres_url) == ["before the backup", "after the backup"]
+    assert holder(postgres_url) is None  # the failed restore gave its lock back

@@ -1,8 +1,9 @@
-"""The state store on a real SQLite file: schema version, job transitions, labels, rule states."""
+"""The state store on a real SQLite file and a real PostgreSQL database: schema version, job
+transitions, labels, rule states."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import text
@@ -11,8 +12,10 @@ from monitor.state.store import StateError, StateStore
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> StateStore:
-    return StateStore.open(f"sqlite:///{tmp_path}/state.db")
+def store(store_url: str) -> Iterator[StateStore]:
+    opened = StateStore.open(store_url)
+    yield opened
+    opened.close()
 
 
 def test_job_lifecycle_is_guarded(store: StateStore) -> None:
@@ -50,8 +53,8 @@ def test_labels_and_rule_states_upsert(store: StateStore) -> None:
     assert store.rule_states.load("m") == {("drift", "m"): {"state": "firing"}}
 
 
-def test_state_survives_reopen_and_refuses_newer_schema(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/state.db"
+def test_state_survives_reopen_and_refuses_newer_schema(store_url: str) -> None:
+    url = store_url
     first = StateStore.open(url)
     first.decisions.append(1.0, "transition", "hello", model="m", data={"x": 1})
     first.close()

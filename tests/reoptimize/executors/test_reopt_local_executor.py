@@ -74,7 +74,12 @@ def test_the_reference_travels_on_stdin_not_in_the_command_line(tmp_path):
     executor = executor_in(tmp_path)
     executor.submit(job("quiet-1", "sleep", secret="s3cr3t"), JobLimits())
     pid = executor._jobs["quiet-1"].process.pid
-    argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+
+    def job_argv() -> list[bytes] | None:  # the forked child shows the parent's argv until it execs
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        return argv if b"reoptimize.executors.job_process" in argv else None
+
+    argv = wait_for(job_argv)
     assert b"quiet-1" in argv and not any(b"s3cr3t" in a for a in argv)
     executor.shutdown(grace_seconds=5)
 

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from sqlalchemy import desc, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
 
 from monitor.state.schema import alerts
 
@@ -70,11 +71,13 @@ def _stored(row: Any) -> StoredAlert:
     )
 
 
-class AlertLog:
+class AlertsRepo:
+    """The alert log, reached as ``store.alerts``."""
+
     def __init__(self, engine: Engine):
         self.engine = engine
 
-    def _key(self, source: str, group_key: str, fingerprint: str, starts_at: str):  # noqa: ANN202
+    def _key(self, source: str, group_key: str, fingerprint: str, starts_at: str) -> ColumnElement[bool]:
         return (
             (alerts.c.source == source)
             & (alerts.c.group_key == group_key)
@@ -97,7 +100,7 @@ class AlertLog:
         A ``resolved`` notice of a stored episode updates its status; nothing else changes.
         """
         key = self._key(source, group_key, fingerprint, starts_at)
-        values = {
+        values: dict[str, Any] = {
             "source": source,
             "group_key": group_key,
             "fingerprint": fingerprint,
