@@ -200,13 +200,26 @@ class TrainingConfig(_Model):
 
 
 class RecipeConfig(_Model):
-    """How to build and train the model: ``factory`` is ``module:function`` returning a torch module."""
+    """How to build and train the model: ``factory`` is ``module:function`` returning a torch module
+    of model family ``family`` (see ``reoptimize.families``; ``mlp`` by default)."""
 
     factory: str
     params: dict[str, Any] = Field(default_factory=dict)
     task: Literal["classification", "regression"] = "classification"
     training: TrainingConfig = TrainingConfig()
     image_shape: tuple[int, int] | None = None
+    family: str = "mlp"
+
+    @field_validator("family")
+    @classmethod
+    def _family(cls, value: str) -> str:
+        from reoptimize.families.family import FamilyError, family_named, family_names
+
+        try:
+            family_named(value)
+        except FamilyError:
+            raise ValueError(f"expected one of {', '.join(family_names())}") from None
+        return value
 
     @field_validator("factory")
     @classmethod

@@ -14,7 +14,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 
 from monitor.measurements import FeatureScore, Measurements
-from rules.pipelines import JOB_PIPELINES
+from reoptimize.steps.catalog import CATALOG
 from rules.vocabulary import VOCABULARY
 
 disable_created_metrics()
@@ -259,7 +259,7 @@ class DaemonMetrics:
             self.gate_verdicts.labels(model, outcome)
         # A counter's first sample is not an increase: without these zeros, increase() would
         # miss a model's first failed job.
-        for kind in JOB_PIPELINES:
+        for kind in CATALOG.job_kinds():
             for outcome in JOB_OUTCOMES:
                 self.jobs.labels(model, kind, outcome)
         self.set_circuit(model, False)

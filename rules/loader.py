@@ -4,6 +4,10 @@ A problem names the file, the rule (by name and index), the field and, for an ex
 the column::
 
     rules.yaml: rule 'feature-drift' (rules[0]).when: column 1: unknown measurement 'drift_shar' (did you mean drift_share?)
+
+Actions' pipelines are checked against ``catalog``, a :class:`rules.pipelines.PipelineCatalog`
+(the daemon and the command line pass ``reoptimize.steps.catalog.CATALOG``); without one,
+only ``notify`` and names already in the stored form (``retrain+quantize``) are accepted.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from rules.pipelines import PipelineCatalog
 from rules.problems import RuleError, RuleProblem, describe_rule_errors
 from rules.rule_schema import Rule
 from rules.ruleset import RuleSet
@@ -64,8 +69,14 @@ def read_yaml(text: str, source: str) -> Any:
         raise RuleError([RuleProblem(source, where, f"not valid YAML: {problem}")]) from None
 
 
-def parse_rules(text: str, source: str = "<rules>", extra_names: Collection[str] = ()) -> RuleSet:
-    """Parse rule-file text. ``extra_names`` are measurement names allowed besides the vocabulary."""
+def parse_rules(
+    text: str,
+    source: str = "<rules>",
+    extra_names: Collection[str] = (),
+    catalog: PipelineCatalog | None = None,
+) -> RuleSet:
+    """Parse rule-file text. ``extra_names`` are measurement names allowed besides the vocabulary;
+    ``catalog`` checks and normalizes the actions' pipelines."""
     raw = read_yaml(text, source)
     if raw is None:
         return RuleSet((), (source,))
@@ -84,6 +95,7 @@ def parse_rules(text: str, source: str = "<rules>", extra_names: Collection[str]
         raise RuleError(problems)
     rules: list[Rule] = []
     first_at: dict[str, str] = {}
+    context = {"extra_names": frozenset(extra_names), "catalog": catalog}
     for index, item in enumerate(items):
         where = _rule_where(item, index)
         if not isinstance(item, dict):
@@ -98,7 +110,7 @@ def parse_rules(text: str, source: str = "<rules>", extra_names: Collection[str]
         elif isinstance(name, str):
             first_at[name] = f"rules[{index}]"
         try:
-            rules.append(Rule.model_validate(item, context={"extra_names": frozenset(extra_names)}))
+            rules.append(Rule.model_validate(item, context=context))
         except ValidationError as exc:
             problems.extend(describe_rule_errors(exc, item, source, where))
     if problems:
@@ -106,7 +118,9 @@ def parse_rules(text: str, source: str = "<rules>", extra_names: Collection[str]
     return RuleSet(tuple(rules), (source,))
 
 
-def load_rules(path: str | Path, extra_names: Collection[str] = ()) -> RuleSet:
+def load_rules(
+    path: str | Path, extra_names: Collection[str] = (), catalog: PipelineCatalog | None = None
+) -> RuleSet:
     """Read and check one rule file. Raises :class:`RuleError` naming every problem."""
     path = Path(path)
     try:
@@ -114,10 +128,12 @@ def load_rules(path: str | Path, extra_names: Collection[str] = ()) -> RuleSet:
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise RuleError([RuleProblem(str(path), "(file)", f"cannot read the file: {reason}")]) from None
-    return parse_rules(text, str(path), extra_names)
+    return parse_rules(text, str(path), extra_names, catalog)
 
 
-def load_rule_files(paths: Iterable[str | Path], extra_names: Collection[str] = ()) -> RuleSet:
+def load_rule_files(
+    paths: Iterable[str | Path], extra_names: Collection[str] = (), catalog: PipelineCatalog | None = None
+) -> RuleSet:
     """Read several rule files into one set; a rule name used in two files is an error."""
     problems: list[RuleProblem] = []
     rules: list[Rule] = []
@@ -125,7 +141,7 @@ def load_rule_files(paths: Iterable[str | Path], extra_names: Collection[str] = 
     defined: dict[str, str] = {}
     for path in paths:
         try:
-            ruleset = load_rules(path, extra_names)
+            ruleset = load_rules(path, extra_names, catalog)
         except RuleError as exc:
             problems.extend(exc.problems)
             continue

@@ -1,65 +1,71 @@
-"""The action pipelines a rule may name. Add a pipeline here and every rule file may use it.
+"""The pipelines a rule's action may name, checked against a catalog that ``rules`` is given.
 
-Besides the names below, a rule may chain steps: ``retrain+prune+quantize`` (also written
-``retrain -> prune -> quantize``, or as a YAML list). :func:`normalize_pipeline` turns any of
-these into the ``+``-joined form that jobs store.
+``rules`` knows one pipeline of its own, ``notify``, which only records a decision. Every
+other name is a re-optimization pipeline, and the steps and the grammar of those live in
+``reoptimize`` (``reoptimize.steps.catalog.CATALOG``), which ``rules`` may not import: the
+caller passes it in as a :class:`PipelineCatalog` when it loads rules (the daemon, the
+command line and the API all do), so rule files and manual triggers accept the same forms
+and refuse an unknown step with the same message.
+
+Without a catalog (a library caller that passes none), :data:`STORED_NAMES` is used: it checks
+only that a name is already in the stored form (``retrain``, ``retrain+quantize``), since it
+knows no steps.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
-from collections.abc import Sequence
+from collections.abc import Collection
+from typing import Protocol, runtime_checkable
 
 NOTIFY = "notify"
-AUTO = "auto"
-
-# The steps of a re-optimization pipeline; each is a module ``reoptimize/steps/<name>_step.py``.
-STEPS: tuple[str, ...] = ("retrain", "prune", "quantize", "distill", "tune", "export")
-
-# Pipelines that start a re-optimization job; each name is a job kind in ``reoptimize``.
-JOB_PIPELINES: tuple[str, ...] = ("retrain", "prune", "quantize", "distill", "tune", "auto", "export")
-
-# Every name a rule's ``actions[].pipeline`` accepts. ``notify`` only records a decision.
-PIPELINES: tuple[str, ...] = (*JOB_PIPELINES, NOTIFY)
-
-_SEPARATORS = re.compile(r"\s*(?:\+|->|→)\s*")
 
 
-def normalize_pipeline(value: str | Sequence[str]) -> str:
-    """``value`` as a pipeline name: a known name, or known steps joined with ``+``.
+@runtime_checkable
+class PipelineCatalog(Protocol):
+    """What rules need to know about re-optimization pipelines."""
+
+    def normalize(self, value: object, *, extra: Collection[str] = ()) -> str:
+        """``value`` (a name, a chain of steps, or a list of steps) as the name jobs store.
+
+        ``extra`` are single-name pipelines of the caller's own, accepted alone and listed in
+        messages. Raises ``ValueError`` naming the unknown step.
+        """
+        ...
+
+    def starts_job(self, name: str) -> bool:
+        """Whether the stored pipeline ``name`` is run by a job."""
+        ...
+
+
+class StoredNames:
+    """A catalog that knows no steps: it accepts names already in the stored ``a+b`` form."""
+
+    _FORM = re.compile(r"^[a-z][a-z0-9_]{0,40}(\+[a-z][a-z0-9_]{0,40})*\Z")
+
+    def normalize(self, value: object, *, extra: Collection[str] = ()) -> str:
+        if isinstance(value, str) and (value in extra or self._FORM.match(value)):
+            return value
+        raise ValueError(
+            "expected a stored pipeline name such as retrain or retrain+quantize "
+            "(load rules with a pipeline catalog to use other forms)"
+        )
+
+    def starts_job(self, name: str) -> bool:
+        return name != NOTIFY and bool(self._FORM.match(name))
+
+
+STORED_NAMES = StoredNames()
+
+
+def normalize_pipeline(value: object, catalog: PipelineCatalog | None = None) -> str:
+    """``value`` as a pipeline name: ``notify``, or what ``catalog`` makes of it.
 
     Raises ``ValueError`` naming the unknown part.
     """
-    if isinstance(value, str):
-        if value in PIPELINES:
-            return value
-        parts = _SEPARATORS.split(value.strip())
-    elif isinstance(value, Sequence) and value and all(isinstance(v, str) for v in value):
-        parts = [v.strip() for v in value]
-    else:
-        raise ValueError(f"expected one of {', '.join(PIPELINES)}, or a list of steps")
-    if len(parts) == 1 and parts[0] in PIPELINES:
-        return parts[0]
-    unknown = [p for p in parts if p not in STEPS]
-    if unknown and len(parts) > 1:
-        close = difflib.get_close_matches(unknown[0], STEPS, n=1)
-        hint = f" (did you mean {close[0]}?)" if close else ""
-        raise ValueError(
-            f"unknown step {unknown[0]!r}{hint}; expected steps joined with '+' from {', '.join(STEPS)}"
-        )
-    if unknown or len(parts) < 2:
-        raise ValueError(
-            f"expected one of {', '.join(PIPELINES)}, or steps joined with '+' ({', '.join(STEPS)})"
-        )
-    return "+".join(parts)
+    return (catalog or STORED_NAMES).normalize(value, extra=(NOTIFY,))
 
 
-def starts_job(pipeline: str) -> bool:
+def starts_job(pipeline: str, catalog: PipelineCatalog | None = None) -> bool:
     """Whether running ``pipeline`` starts a job (and so has to pass the guards)."""
-    if pipeline in JOB_PIPELINES:
-        return True
-    try:
-        return normalize_pipeline(pipeline) not in (NOTIFY,)
-    except ValueError:
-        return False
+    return pipeline != NOTIFY and (catalog or STORED_NAMES).starts_job(pipeline)

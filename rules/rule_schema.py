@@ -6,7 +6,6 @@ problems that name the file, the rule, the field and, for expressions, the colum
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Mapping
 from fnmatch import fnmatchcase
@@ -25,7 +24,7 @@ from pydantic import (
 
 from rules.durations import parse_duration
 from rules.expression import CompiledExpression, compile_expression
-from rules.pipelines import PIPELINES, normalize_pipeline, starts_job
+from rules.pipelines import PipelineCatalog, normalize_pipeline, starts_job
 
 RULE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$"
 DEFAULT_COOLDOWN_S = 3600.0
@@ -49,21 +48,21 @@ class _Frozen(BaseModel):
 
 
 class Action(_Frozen):
-    """One thing to do when a rule fires: run ``pipeline`` with the parameters in ``with``."""
+    """One thing to do when a rule fires: run ``pipeline`` with the parameters in ``with``.
+
+    The pipeline is checked and normalized by the validation context's ``catalog`` (a
+    :class:`rules.pipelines.PipelineCatalog`); without one, it must already be a stored name.
+    """
 
     pipeline: str
     params: dict[str, Any] = Field(default_factory=dict, alias="with")
 
+    _starts_job: bool = PrivateAttr(False)
+
     @field_validator("pipeline", mode="before")
     @classmethod
-    def _known_pipeline(cls, value: Any) -> str:
-        try:
-            return normalize_pipeline(value)
-        except ValueError as exc:
-            single = isinstance(value, str) and not any(sep in value for sep in ("+", "->", "→"))
-            close = difflib.get_close_matches(value, PIPELINES, n=1) if single else []
-            hint = f" (did you mean {close[0]}?)" if close else ""
-            raise ValueError(f"{exc}{hint}") from None
+    def _known_pipeline(cls, value: Any, info: ValidationInfo) -> str:
+        return normalize_pipeline(value, _catalog(info.context))
 
     @field_validator("params")
     @classmethod
@@ -74,9 +73,12 @@ class Action(_Frozen):
             raise ValueError(f"expected JSON values (numbers, strings, lists, mappings): {exc}") from None
         return value
 
+    def model_post_init(self, context: Any, /) -> None:
+        self._starts_job = starts_job(self.pipeline, _catalog(context))
+
     @property
     def starts_job(self) -> bool:
-        return starts_job(self.pipeline)
+        return self._starts_job
 
     def to_json(self) -> dict[str, Any]:
         return {"pipeline": self.pipeline, "with": dict(self.params)}
@@ -179,6 +181,13 @@ class Rule(_Frozen):
 
     def __hash__(self) -> int:
         return hash(self.name)
+
+
+def _catalog(context: Any) -> PipelineCatalog | None:
+    catalog = context.get("catalog") if isinstance(context, Mapping) else None
+    if catalog is not None and not isinstance(catalog, PipelineCatalog):
+        raise TypeError(f"catalog: got {type(catalog).__name__}; expected a rules.pipelines.PipelineCatalog")
+    return catalog
 
 
 def _extra_names(context: Any) -> frozenset[str]:

@@ -33,6 +33,7 @@ from pathlib import Path
 from rules.durations import format_duration
 from rules.engine import RuleEngine
 from rules.loader import RuleError, RuleProblem, RuleSet, load_rule_files, read_yaml
+from rules.pipelines import PipelineCatalog
 from rules.state_machine import RuleState
 from rules.testing_spec import AlertRuleTest, RuleTestCase, RuleTestFile, check_names, read_spec
 
@@ -105,8 +106,9 @@ class TestReport:
         return "\n".join(lines)
 
 
-def run_rule_tests(path: str | Path) -> TestReport:
-    """Run the rule unit tests in ``path``. A malformed test or rule file raises :class:`RuleError`."""
+def run_rule_tests(path: str | Path, catalog: PipelineCatalog | None = None) -> TestReport:
+    """Run the rule unit tests in ``path``. A malformed test or rule file raises :class:`RuleError`;
+    ``catalog`` checks the rules' pipelines (see :func:`rules.loader.parse_rules`)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -115,7 +117,7 @@ def run_rule_tests(path: str | Path) -> TestReport:
         raise RuleError([RuleProblem(str(path), "(file)", f"cannot read the file: {reason}")]) from None
     raw = read_yaml(text, str(path))
     spec = read_spec(raw, str(path))
-    ruleset = load_rule_files([path.parent / f for f in spec.rule_files])
+    ruleset = load_rule_files([path.parent / f for f in spec.rule_files], catalog=catalog)
     check_names(spec, ruleset, str(path))
     results: list[CheckResult] = []
     for index, case in enumerate(spec.tests):

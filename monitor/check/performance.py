@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+
+from reoptimize.tasks.classification import TASK as _CLASSIFICATION
+from reoptimize.tasks.classification import per_class_recall as _recall
+from reoptimize.tasks.regression import TASK as _REGRESSION
 
 
 def label_key(value: Any) -> Any:
@@ -37,28 +40,15 @@ def join_labels(
 
 
 def classification_metrics(y_pred: Sequence[Any], y_true: Sequence[Any]) -> dict[str, float | None]:
+    """Accuracy and macro F1 of joined labels (see :func:`label_key`); None without labels."""
     if not y_true:
         return {"accuracy": None, "f1": None}
-    pred = [label_key(p) for p in y_pred]
-    true = [label_key(t) for t in y_true]
-    correct = sum(p == t for p, t in zip(pred, true, strict=True))
-    f1s = []
-    for cls in set(true) | set(pred):
-        tp = sum(p == cls and t == cls for p, t in zip(pred, true, strict=True))
-        fp = sum(p == cls and t != cls for p, t in zip(pred, true, strict=True))
-        fn = sum(p != cls and t == cls for p, t in zip(pred, true, strict=True))
-        f1s.append(2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0)
-    return {"accuracy": correct / len(true), "f1": float(np.mean(f1s))}
+    return dict(_CLASSIFICATION.quality([label_key(p) for p in y_pred], [label_key(t) for t in y_true]))
 
 
 def per_class_recall(y_pred: Sequence[Any], y_true: Sequence[Any]) -> dict[str, float]:
-    out: dict[str, float] = {}
-    pred = [label_key(p) for p in y_pred]
-    true = [label_key(t) for t in y_true]
-    for cls in sorted(set(true), key=str):
-        idx = [i for i, t in enumerate(true) if t == cls]
-        out[_fmt(cls)] = sum(pred[i] == cls for i in idx) / len(idx)
-    return out
+    recall = _recall([label_key(p) for p in y_pred], [label_key(t) for t in y_true])
+    return {_fmt(cls): value for cls, value in recall.items()}
 
 
 def regression_metrics(y_pred: Sequence[Any], y_true: Sequence[Any]) -> dict[str, float | None]:
@@ -70,8 +60,7 @@ def regression_metrics(y_pred: Sequence[Any], y_true: Sequence[Any]) -> dict[str
     ok = np.isfinite(pred) & np.isfinite(true)
     if not ok.any():
         return {"mae": None, "rmse": None}
-    err = pred[ok] - true[ok]
-    return {"mae": float(np.abs(err).mean()), "rmse": float(math.sqrt((err**2).mean()))}
+    return dict(_REGRESSION.quality(pred[ok].tolist(), true[ok].tolist()))
 
 
 def _fmt(value: Any) -> str:

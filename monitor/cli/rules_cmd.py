@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from monitor.cli.common import print_json
+from reoptimize.steps.catalog import CATALOG
 from rules.loader import RuleError, load_rules
 from rules.testing import run_rule_tests
 
@@ -41,7 +42,7 @@ def register(app: typer.Typer) -> None:
         results = []
         for path in files:
             try:
-                ruleset = load_rules(path)
+                ruleset = load_rules(path, catalog=CATALOG)
             except RuleError as exc:
                 results.append({"file": str(path), "ok": False, "problems": _problems_json(exc)})
                 if not as_json:
@@ -66,7 +67,7 @@ def register(app: typer.Typer) -> None:
         results = []
         for path in files:
             try:
-                report = run_rule_tests(path)
+                report = run_rule_tests(path, catalog=CATALOG)
             except RuleError as exc:
                 results.append({"file": str(path), "passed": False, "problems": _problems_json(exc)})
                 if not as_json:

@@ -19,6 +19,8 @@ import typer
 
 from monitor.cli.api_client import ApiAnswer, call, read_token
 from monitor.cli.common import ConfigOption, config_or_exit, fail, print_json
+from reoptimize.steps.catalog import CATALOG
+from rules.pipelines import NOTIFY, normalize_pipeline
 
 FINAL = ("succeeded", "failed", "cancelled", "timed_out")
 
@@ -82,7 +84,8 @@ def register(app: typer.Typer) -> None:
     def trigger(
         model: str = typer.Argument(..., help="Model name."),
         pipeline: str = typer.Argument(
-            ..., help="retrain, prune, quantize, distill, tune, auto, or a+b chain."
+            ...,
+            help=f"{', '.join((*CATALOG.job_kinds(), NOTIFY))}, or steps joined with '+', '->' or ','.",
         ),
         params: list[str] = typer.Option([], "--with", help="A pipeline parameter, key=value (repeatable)."),
         reason: str = typer.Option("manual trigger", "--reason"),
@@ -94,6 +97,10 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json"),
     ) -> None:
         """Queue a job for MODEL through the daemon (the guards apply), optionally waiting for its verdict."""
+        try:
+            pipeline = normalize_pipeline(pipeline, CATALOG)  # the daemon's own check, before asking it
+        except ValueError as exc:
+            raise fail(f"pipeline: got {pipeline!r}; {exc}", 2) from None
         token = read_token(token_file)
         if api is None or token is None:
             cfg = config_or_exit(config)

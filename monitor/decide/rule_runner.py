@@ -32,12 +32,15 @@ class RulesLoadError(Exception):
 
 
 def load_ruleset(config: Config) -> RuleSet:
-    """The config's rule files, or the packaged default rules when it names none."""
+    """The config's rule files, or the packaged default rules when it names none; their actions'
+    pipelines are checked against reoptimize's steps."""
+    from reoptimize.steps.catalog import CATALOG
+
     try:
         if config.rules:
-            return load_rule_files(config.rules)
+            return load_rule_files(config.rules, catalog=CATALOG)
         text = resources.files("rules").joinpath("default_rules.yaml").read_text()
-        return parse_rules(text, "rules/default_rules.yaml")
+        return parse_rules(text, "rules/default_rules.yaml", catalog=CATALOG)
     except RuleError as exc:
         raise RulesLoadError(str(exc)) from None
 

@@ -21,6 +21,7 @@ from monitor.http.operations import ApiOperations
 from monitor.promote.promoter import PromotionError
 from monitor.sources.prediction_log_reader import parse_ts
 from reoptimize.registry.file_registry import RegistryError, check_name, check_version
+from reoptimize.steps.catalog import CATALOG
 from rules.pipelines import normalize_pipeline
 
 
@@ -40,7 +41,7 @@ class LabelsBody(_Body):
 
 
 class TriggerBody(_Body):
-    pipeline: str
+    pipeline: str | list[str]  # any form the pipeline grammar accepts (reoptimize.steps.catalog)
     params: dict[str, Any] = Field(default_factory=dict, alias="with")
     reason: str = "manual trigger"
 
@@ -185,7 +186,7 @@ def create_api(
     def trigger(model: str, body: TriggerBody) -> dict[str, Any]:
         known_model(model)
         try:
-            pipeline = normalize_pipeline(body.pipeline)
+            pipeline = normalize_pipeline(body.pipeline, CATALOG)
         except ValueError as exc:
             raise HTTPException(422, f"pipeline: got {body.pipeline!r}; {exc}") from None
         return daemon.trigger(model, pipeline, body.params, body.reason)

@@ -31,6 +31,8 @@ from monitor.state.store import StateStore
 from reoptimize import failpoints
 from reoptimize.executors.executor import ExecutorError
 from reoptimize.registry.file_registry import FileRegistry
+from reoptimize.steps.catalog import BUILD_SHARE_OF_TIMEOUT, CATALOG
+from reoptimize.steps.step import RECIPE
 
 log = logging.getLogger("modelhealthd.worker")
 HEARTBEAT_SECONDS = 2.0
@@ -94,22 +96,15 @@ class Heartbeat(threading.Thread):
                 log.exception("heartbeat failed")
 
 
-# Share of the job timeout a job may spend building candidates: the rest is for measuring
-# them against the champion, gating and staging, so that ``auto`` ends before the timeout.
-BUILD_SHARE_OF_TIMEOUT = 0.6
-
-
-# Steps that work from the served ONNX graph alone, so a model registered without a recipe can
-# still be quantized, or taught to a built-in MLP student.
-RECIPE_FREE_STEPS = frozenset({"quantize", "distill"})
-
-
 def build_spec(job: JobRecord, model: ModelConfig, timeout: float | None = None, task: str | None = None):
+    """The job spec of ``job``. A model without a recipe in the config can still run a pipeline
+    whose steps declare no need of one (they work from the served ONNX graph, and distill into
+    the default MLP recipe's student)."""
     from reoptimize.job.job_spec import JobSpec
 
     if model.recipe is not None:
         recipe = model.recipe.model_dump(mode="json")
-    elif task and set(job.pipeline.split("+")) <= RECIPE_FREE_STEPS:
+    elif task and RECIPE not in CATALOG.needs(job.pipeline):
         recipe = {"factory": "reoptimize.recipes.mlp:mlp", "task": task}
     else:
         raise ValueError(f"model {model.name!r} has no recipe in the config; a {job.pipeline} job needs one")

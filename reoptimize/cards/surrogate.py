@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from reoptimize.tasks.task import Task, task_named
+
 MIN_ROWS = 20
 HELD_OUT = 0.3
 
@@ -47,7 +49,7 @@ def fit_surrogate(
     x: np.ndarray,
     predictions: Sequence[Any],
     features: Sequence[str],
-    task: str,
+    task: str | Task,
     *,
     max_depth: int = 4,
     seed: int = 0,
@@ -63,7 +65,8 @@ def fit_surrogate(
     n_test = max(1, int(round(n * HELD_OUT)))
     test, fit = order[:n_test], order[n_test:]
     leaf = max(2, n // 100)
-    if task == "regression":
+    has_classes = task_named(task).has_classes
+    if not has_classes:
         y = np.asarray(predictions, dtype=np.float64)
         tree = DecisionTreeRegressor(max_depth=max_depth, min_samples_leaf=leaf, random_state=seed)
         tree.fit(x[fit], y[fit])
@@ -74,7 +77,7 @@ def fit_surrogate(
         tree.fit(x[fit], y[fit])
         fidelity = float(np.mean(tree.predict(x[test]) == y[test]))
         train_fidelity, metric = float(np.mean(tree.predict(x[fit]) == y[fit])), "agreement"
-    rules = _rules(tree, list(features), task)
+    rules = _rules(tree, list(features), has_classes)
     used = sorted({features[i] for i in tree.tree_.feature if i >= 0})
     return Surrogate(
         depth=int(tree.get_depth()),
@@ -88,7 +91,7 @@ def fit_surrogate(
     )
 
 
-def _rules(tree: Any, features: list[str], task: str) -> list[str]:
+def _rules(tree: Any, features: list[str], has_classes: bool) -> list[str]:
     """One line per leaf, ``if a <= 1 and b > 2 then 7 (40 rows, 95% of them)``, largest leaves first."""
     t = tree.tree_
     out: list[tuple[int, str]] = []
@@ -96,7 +99,7 @@ def _rules(tree: Any, features: list[str], task: str) -> list[str]:
     def walk(node: int, conditions: list[str]) -> None:
         if t.children_left[node] == -1:
             rows = int(t.n_node_samples[node])
-            if task == "regression":
+            if not has_classes:
                 outcome = f"{float(t.value[node][0][0]):.4g}"
                 detail = f"{rows} rows"
             else:

@@ -2,5 +2,5 @@
 decision and verdict, the choice among passed candidates, and the live-regression test of the
 post-promotion watch.
 
-May import ``reoptimize.train``, ``reoptimize.onnx`` and ``reoptimize.registry``.
+May import ``reoptimize.train``, ``reoptimize.onnx``, ``reoptimize.registry`` and ``reoptimize.tasks``.
 """

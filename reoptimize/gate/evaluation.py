@@ -17,6 +17,8 @@ import pandas as pd
 
 from reoptimize.gate.candidate_metrics import CandidateMetrics
 from reoptimize.gate.timing import measure_speed
+from reoptimize.tasks.classification import macro_f1 as _macro_f1
+from reoptimize.tasks.task import Task, task_named
 from reoptimize.train.tables import to_scalar
 
 MAX_TRAIN_ROWS = 5000
@@ -24,15 +26,7 @@ MAX_TRAIN_ROWS = 5000
 
 def macro_f1(truth: Sequence[Any], predicted: Sequence[Any]) -> float:
     """Unweighted mean of per-class F1 over every label seen in either sequence."""
-    t = np.array([to_scalar(v) for v in truth], dtype=object)
-    p = np.array([to_scalar(v) for v in predicted], dtype=object)
-    scores = []
-    for label in set(t.tolist()) | set(p.tolist()):
-        tp = int(np.sum((t == label) & (p == label)))
-        fp = int(np.sum((t != label) & (p == label)))
-        fn = int(np.sum((t == label) & (p != label)))
-        scores.append(2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0)
-    return float(np.mean(scores)) if scores else 0.0
+    return _macro_f1([to_scalar(v) for v in truth], [to_scalar(v) for v in predicted])
 
 
 def _labelled(df: pd.DataFrame | None, label: str) -> pd.DataFrame | None:
@@ -43,17 +37,13 @@ def _labelled(df: pd.DataFrame | None, label: str) -> pd.DataFrame | None:
 
 
 def _quality(
-    model: Any, df: pd.DataFrame | None, features: Sequence[str], label: str, task: str
+    model: Any, df: pd.DataFrame | None, features: Sequence[str], label: str, task: Task
 ) -> dict[str, float]:
     if df is None:
         return {}
     predicted = model.run(df[list(features)].to_numpy(dtype=np.float32)).labels
     truth = df[label].tolist()
-    if task == "regression":
-        err = np.asarray(predicted, dtype=np.float64) - np.asarray(truth, dtype=np.float64)
-        return {"mae": float(np.mean(np.abs(err))), "rmse": float(np.sqrt(np.mean(err**2)))}
-    hits = np.array([to_scalar(a) == to_scalar(b) for a, b in zip(predicted, truth, strict=True)])
-    return {"accuracy": float(hits.mean()), "f1": macro_f1(truth, predicted)}
+    return task.quality([to_scalar(v) for v in predicted], [to_scalar(v) for v in truth])
 
 
 def _timing_rows(frames: Sequence[pd.DataFrame | None], features: Sequence[str]) -> np.ndarray:
@@ -69,7 +59,7 @@ def evaluate(
     recent_eval: pd.DataFrame | None,
     train: pd.DataFrame | Mapping[str, pd.DataFrame | None] | None,
     *,
-    task: str,
+    task: str | Task,
     features: Sequence[str],
     label: str,
     classes: Sequence[Any] | Mapping[str, Sequence[Any]] = (),
@@ -92,6 +82,7 @@ def evaluate(
 
     if not models:
         raise ValueError("evaluate: no models given")
+    task = task_named(task)
     price = float((cost or {}).get("cpu_price_per_hour", 0.0))
     holdout, recent_eval = _labelled(holdout, label), _labelled(recent_eval, label)
     trains = {
@@ -122,10 +113,8 @@ def evaluate(
         hold = _quality(model, holdout, features, label, task)
         recent = _quality(model, recent_eval, features, label, task)
         fit = _quality(model, trains[name], features, label, task)
-        key = "accuracy" if task == "classification" else "rmse"
-        gap = None
-        if key in fit and key in hold:
-            gap = fit[key] - hold[key] if task == "classification" else hold[key] - fit[key]
+        key = task.primary_metric
+        gap = task.fit_gap(fit[key], hold[key]) if key in fit and key in hold else None
         speed = speeds[name]
         cpu_per_1k = speed.latency_mean_seconds * 1000.0
         out[name] = CandidateMetrics(

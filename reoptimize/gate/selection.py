@@ -14,14 +14,14 @@ from typing import Any
 
 from reoptimize.gate.candidate_metrics import CandidateMetrics
 from reoptimize.gate.verdict import GateVerdict
+from reoptimize.tasks.task import Task, task_named
 
 LOWER_IS_BETTER = ("latency_p95_seconds", "model_size_bytes", "cpu_seconds_per_1k_predictions")
 
 
-def axes(task: str) -> tuple[tuple[str, bool], ...]:
+def axes(task: str | Task) -> tuple[tuple[str, bool], ...]:
     """``(metric, higher_is_better)`` pairs of the Pareto front for ``task``."""
-    quality = ("rmse", False) if task == "regression" else ("holdout_accuracy", True)
-    return (quality, *((name, False) for name in LOWER_IS_BETTER))
+    return (task_named(task).selection_axis(), *((name, False) for name in LOWER_IS_BETTER))
 
 
 def _better_or_equal(a: float | None, b: float | None, higher: bool) -> bool | None:
@@ -30,7 +30,7 @@ def _better_or_equal(a: float | None, b: float | None, higher: bool) -> bool | N
     return a >= b if higher else a <= b
 
 
-def dominates(a: CandidateMetrics, b: CandidateMetrics, task: str) -> bool:
+def dominates(a: CandidateMetrics, b: CandidateMetrics, task: str | Task) -> bool:
     """``a`` is at least as good as ``b`` on every measured axis and strictly better on one."""
     strictly = False
     for name, higher in axes(task):
@@ -44,7 +44,7 @@ def dominates(a: CandidateMetrics, b: CandidateMetrics, task: str) -> bool:
     return strictly
 
 
-def pareto_front(metrics: Mapping[str, CandidateMetrics], task: str) -> dict[str, str | None]:
+def pareto_front(metrics: Mapping[str, CandidateMetrics], task: str | Task) -> dict[str, str | None]:
     """Name -> ``None`` when on the front, else the name of a candidate that dominates it."""
     out: dict[str, str | None] = {}
     for name, m in metrics.items():
@@ -61,7 +61,7 @@ class Selection:
     front: tuple[str, ...] = ()
 
 
-def choose(passed: Mapping[str, tuple[CandidateMetrics, GateVerdict]], task: str) -> Selection:
+def choose(passed: Mapping[str, tuple[CandidateMetrics, GateVerdict]], task: str | Task) -> Selection:
     """The kept candidate among those that passed, and why each other one was not kept."""
     if not passed:
         return Selection(None)

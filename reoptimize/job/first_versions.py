@@ -14,8 +14,10 @@ import numpy as np
 import pandas as pd
 
 from reoptimize.cards.model_card import add_version_with_card
+from reoptimize.families.family import family_of
 from reoptimize.gate.evaluation import evaluate
 from reoptimize.registry.file_registry import FileRegistry, Manifest, RegistryError
+from reoptimize.tasks.task import task_named
 from reoptimize.train.recipe import RecipeSpec
 from reoptimize.train.reference_frames import parquet_bytes, predict_frame, read_parquet_bytes
 from reoptimize.train.tables import (
@@ -57,6 +59,11 @@ def train_first_version(
             f"model {model!r} already has versions {registry.versions(model)}; retrain it with a job"
         )
     spec = recipe if isinstance(recipe, RecipeSpec) else RecipeSpec.from_dict(recipe)
+    family = family_of(spec)
+    if not family.torch_weights:
+        raise VersionError(
+            f"{model}: the {family.name} family has no torch weights; only torch recipes train here"
+        )
     features = tuple(features)
     validate_training_frame(data, features, label, spec.task, where=f"{model} training data")
     train, holdout = split_holdout(data[[*features, label]], holdout_fraction, seed)
@@ -70,6 +77,7 @@ def train_first_version(
         training=spec.training,
         progress=progress,
         image_shape=spec.image_shape,
+        augmentations=family.augmentations(spec.training.augment, spec.image_shape),
     )
     export = export_onnx(trained, len(features), sample=x[:256])
     metrics = evaluate(
@@ -140,7 +148,8 @@ def register_version(
     where = f"{model} reference"
     validate_features(reference, features, where)
     has_labels = label in reference.columns and reference[label].notna().any()
-    if classes is None and task == "classification":
+    kind = task_named(task)
+    if classes is None and kind.has_classes:
         if not has_labels:
             raise DataError(
                 f"{where}: label {label!r} is needed to learn the classes; pass classes= or add labels"
@@ -174,7 +183,7 @@ def register_version(
         if not has_labels:
             raise DataError(f"{where}: label {label!r} is needed to split the first version's holdout")
         validate_training_frame(
-            reference, features, label, task, classes if task == "classification" else None, where
+            reference, features, label, kind, classes if kind.has_classes else None, where
         )
         monitored, holdout = split_holdout(reference, HOLDOUT_FRACTION)
         holdout_bytes = parquet_bytes(holdout[[*features, label]])

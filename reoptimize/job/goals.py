@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from reoptimize.gate.policy import Policy, PolicyError
+from reoptimize.tasks.task import Task, task_named
 
 GOALS = ("drift", "accuracy", "cost", "size", "latency", "general")
 MEASUREMENTS = {
@@ -109,7 +110,7 @@ def goal_of(
     return Goal("general", "no latency, cost or size trigger: the model's promotion policy applies")
 
 
-def job_policy(base: Policy, goal: Goal, params: Mapping[str, Any], task: str) -> Policy:
+def job_policy(base: Policy, goal: Goal, params: Mapping[str, Any], task: str | Task) -> Policy:
     """The policy a job's candidates are gated by: ``base`` adapted to ``goal``, then ``with:`` overrides.
 
     ``with:`` may set ``objective``, ``min_improvement``, ``relative`` and, for compression
@@ -119,10 +120,7 @@ def job_policy(base: Policy, goal: Goal, params: Mapping[str, Any], task: str) -
     if goal.compresses:
         budget = params.get("accuracy_budget", DEFAULT_ACCURACY_BUDGET)
         min_gain = params.get("min_gain", DEFAULT_MIN_GAIN)
-        if task == "regression":
-            guard = f"rmse <= champion.rmse * (1 + {float(budget)!r})"
-        else:
-            guard = f"holdout_accuracy >= champion.holdout_accuracy - {float(budget)!r}"
+        guard = task_named(task).quality_guard(float(budget))
         guards = (guard, SINGLE_ROW_GUARD) if goal.kind in ("latency", "cost") else (guard,)
         policy = replace(
             base,

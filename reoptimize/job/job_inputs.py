@@ -19,13 +19,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from reoptimize.families.family import ModelFamily, family_of
 from reoptimize.gate.label_check import check_label_agreement
 from reoptimize.job.goals import trigger_measurements
 from reoptimize.job.job_spec import JobData, JobError, JobSpec
 from reoptimize.onnx.onnx_model import OnnxModel
 from reoptimize.registry.file_registry import FileRegistry, Manifest
 from reoptimize.steps.step import Candidate
-from reoptimize.train.augment import augmentations_for_drift
+from reoptimize.tasks.task import task_named
 from reoptimize.train.recipe import RecipeSpec
 from reoptimize.train.reference_frames import read_parquet_bytes
 from reoptimize.train.settings import TrainingSettings
@@ -68,11 +69,12 @@ def load_inputs(spec: JobSpec, data: JobData, registry: FileRegistry, recipe: Re
     recent_train, recent_eval = split_recent(recent) if len(recent) >= 2 else (recent, recent.iloc[0:0])
     validate_features(data.reference, features, f"job {spec.job_id} reference")
     validate_features(recent, features, f"job {spec.job_id} recent window")
-    if manifest.task == "classification" and manifest.classes and len(recent):
+    task = task_named(manifest.task, f"{spec.model} v{version} manifest.task")
+    if task.has_classes and manifest.classes and len(recent):
         where = f"job {spec.job_id} recent window"
         validate_classes(recent[label], manifest.classes, label, where)
         champion_says = OnnxModel(
-            onnx_bytes, task="classification", classes=manifest.classes, source=f"{spec.model} v{version}"
+            onnx_bytes, task=task, classes=manifest.classes, source=f"{spec.model} v{version}"
         ).run(recent[list(features)].to_numpy(dtype=np.float32))
         check_label_agreement(champion_says.labels, recent[label].tolist(), manifest.classes, where)
     columns = [*features, label]
@@ -119,12 +121,17 @@ def _champion(spec: JobSpec, registry: FileRegistry) -> tuple[str, Manifest]:
 
 
 def training_for(
-    recipe: RecipeSpec, params: Mapping[str, Any], trigger: Mapping[str, Any], features: Sequence[str]
+    recipe: RecipeSpec,
+    params: Mapping[str, Any],
+    trigger: Mapping[str, Any],
+    features: Sequence[str],
+    family: ModelFamily | None = None,
 ) -> TrainingSettings:
     """The recipe's training settings with the action's ``with:`` applied.
 
-    ``augment: auto`` picks augmentations for the drift that triggered the job: the names in
-    ``trigger.drifted_features``, or as many features as the trigger's ``drifted_features`` count.
+    ``augment: auto`` lets the recipe's family pick augmentations for the drift that triggered
+    the job: the names in ``trigger.drifted_features``, or as many features as the trigger's
+    ``drifted_features`` count.
     """
     params = dict(params)
     if params.get("augment") == "auto":
@@ -135,7 +142,8 @@ def training_for(
             drifted = tuple(map(str, names))
         elif isinstance(count, int | float) and count > 0:
             drifted = tuple(features[: int(count)])
-        params["augment"] = list(augmentations_for_drift(drifted, recipe.image_shape, len(features)))
+        family = family or family_of(recipe)
+        params["augment"] = list(family.drift_augmentations(drifted, recipe.image_shape, len(features)))
     return recipe.training.with_overrides(params, where="with")
 
 

@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reoptimize.job.goals import Goal
-from reoptimize.steps.catalog import step_names
+from reoptimize.steps.catalog import CATALOG, step_names
+from reoptimize.steps.step import TORCH, WEIGHTS
 
 PRUNE_AMOUNTS = (0.5, 0.75, 0.875)
 DISTILL_WIDTHS = (0.5, 0.25, 0.125)
-TORCH_STEPS = ("prune", "export")
 
 
 @dataclass(frozen=True)
@@ -83,8 +83,12 @@ def _prune_quantize_ladder() -> list[Plan]:
     ]
 
 
-def auto_plans(goal: Goal, *, has_weights: bool, has_unlabelled: bool) -> list[Plan]:
-    """The plans ``auto`` tries for ``goal``, mildest first; torch-only plans need the champion's weights."""
+def auto_plans(goal: Goal, *, has_weights: bool, has_unlabelled: bool, torch: bool = True) -> list[Plan]:
+    """The plans ``auto`` tries for ``goal``, mildest first.
+
+    Plans with a step that starts from the champion's torch weights need them (``has_weights``);
+    plans with a step that trains torch modules need a family with torch (``torch``).
+    """
     if goal.kind in ("latency", "size"):
         plans = [Plan("quantize-static", ("quantize",), _static())]
         if goal.kind == "latency":
@@ -114,6 +118,7 @@ def auto_plans(goal: Goal, *, has_weights: bool, has_unlabelled: bool) -> list[P
                 )
             )
         plans.append(Plan("tune", ("tune",), {"tune": {"trials": 8, "time_budget": 90.0}}, "accuracy"))
-    if not has_weights:
-        plans = [p for p in plans if not set(p.steps) & set(TORCH_STEPS)]
-    return plans
+    unusable = (set() if has_weights else CATALOG.steps_needing(WEIGHTS)) | (
+        set() if torch else CATALOG.steps_needing(TORCH)
+    )
+    return [p for p in plans if not set(p.steps) & unusable]

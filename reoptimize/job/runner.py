@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from reoptimize.families.family import family_of
 from reoptimize.gate.decision import Policy, decide
 from reoptimize.gate.selection import choose
 from reoptimize.gate.verdict import GateVerdict
@@ -33,7 +34,7 @@ from reoptimize.job.search import search
 from reoptimize.job.staging import new_reference, stage_version
 from reoptimize.registry.file_registry import FileRegistry
 from reoptimize.steps.catalog import is_auto, load_step
-from reoptimize.steps.step import Candidate, StepInput
+from reoptimize.steps.step import TRAFFIC, Candidate, StepInput, require_family
 from reoptimize.train.recipe import RecipeSpec
 from reoptimize.train.trainer import TrainingCancelled as JobCancelled
 
@@ -41,6 +42,7 @@ __all__ = ["JobCancelled", "JobData", "JobError", "JobResult", "JobSpec", "run_j
 
 DEFAULT_TIME_BUDGET = 600.0
 PROBE_RUNS = {"latency_runs": 300, "batch_runs": 15}
+INPUT_KINDS = ("vector",)  # what a job can feed a model: rows of float features
 
 
 def run_job(
@@ -71,6 +73,12 @@ def run_job(
     auto = is_auto(spec.pipeline)
     explicit = None if auto else explicit_plan(spec.pipeline)
     recipe = RecipeSpec.from_dict(spec.recipe)
+    family = family_of(recipe)
+    if family.input_kind not in INPUT_KINDS:
+        raise JobError(
+            f"job {spec.job_id}: the {family.name} family takes {family.input_kind} inputs; "
+            f"jobs read {', '.join(INPUT_KINDS)} rows only"
+        )
     base_policy = Policy.from_dict(spec.policy)
     progress({"stage": "load", "job_id": spec.job_id})
     inputs = load_inputs(spec, data, registry, recipe)
@@ -82,25 +90,36 @@ def run_job(
     else:
         has_unlabelled = bool((inputs.traffic["_source"] == "unlabelled").any())
         plans = auto_plans(
-            goal, has_weights=inputs.champion.weights is not None, has_unlabelled=has_unlabelled
+            goal,
+            has_weights=inputs.champion.weights is not None,
+            has_unlabelled=has_unlabelled,
+            torch=family.torch_weights,
         )
     lap("load")
 
     def build(plan: Plan, remaining: float) -> tuple[Candidate, tuple[dict[str, Any], ...], str | None]:
         params = plan.job_params(spec.params)
-        if "tune" in plan.steps:
-            tune = dict(params.get("tune") or {})
-            tune["time_budget"] = min(float(tune.get("time_budget", remaining)), max(1.0, 0.8 * remaining))
-            params["tune"] = tune
-        training = training_for(recipe, params, spec.trigger, features)
+        steps = [load_step(name) for name in plan.steps]
+        for step in steps:
+            require_family(step, family)
+            if step.budget_share is not None:
+                # A step with a share of its own may use that share of what is left, and no more
+                # than it was given: later steps and the measurement need the rest.
+                own = dict(params.get(step.name) or {})
+                own["time_budget"] = min(
+                    float(own.get("time_budget", remaining)), max(1.0, step.budget_share * remaining)
+                )
+                params[step.name] = own
+        training = training_for(recipe, params, spec.trigger, features, family)
         current, infos, veto = inputs.champion, [], None
-        for index, name in enumerate(plan.steps):
-            step = load_step(name)
+        for index, step in enumerate(steps):
+            name = step.name
             progress({"stage": "step", "step": name, "plan": plan.name})
+            traffic = inputs.traffic if TRAFFIC in step.needs else None
             out = step.run(
                 StepInput(
                     current, inputs.train, features, label, recipe, training, params, progress, should_stop,
-                    inputs.traffic, clock,
+                    traffic, clock,
                 )
             )  # fmt: skip
             current = out.candidate

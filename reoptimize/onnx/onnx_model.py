@@ -15,16 +15,13 @@ Classifiers trained by modelhealthd output ``probabilities`` only, and the manif
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from reoptimize.tasks.task import Prediction, Task, TaskError, task_named
 
-@dataclass(frozen=True)
-class Prediction:
-    labels: list[Any]
-    proba: np.ndarray | None  # [N, C] float, or None for regressors
+__all__ = ["OnnxModel", "OnnxModelError", "Prediction"]
 
 
 class OnnxModelError(Exception):
@@ -38,13 +35,18 @@ class OnnxModel:
         self,
         model_bytes: bytes,
         *,
-        task: str = "classification",
+        task: str | Task = "classification",
         classes: Sequence[Any] = (),
         threads: int = 1,
         source: str = "model.onnx",
         memory_arena: bool = True,
     ):
         import onnxruntime as ort
+
+        try:
+            self.task = task_named(task)  # how the outputs read: see reoptimize.tasks
+        except TaskError as exc:
+            raise OnnxModelError(f"{source}: {exc}") from None
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
@@ -56,7 +58,6 @@ class OnnxModel:
             self.session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types
             raise OnnxModelError(f"{source}: ONNX Runtime cannot load it ({exc})") from None
-        self.task = task
         self.classes = list(classes)
         self.source = source
         first = self.session.get_inputs()[0]
@@ -77,30 +78,10 @@ class OnnxModel:
         return self._interpret(outputs, len(x))
 
     def _interpret(self, outputs: list[Any], n: int) -> Prediction:
-        if self.task == "regression":
-            for out in outputs:
-                arr = np.asarray(out)
-                if arr.dtype.kind == "f" and arr.shape[0] == n and arr.size == n:
-                    return Prediction(labels=arr.reshape(n).astype(float).tolist(), proba=None)
-            raise OnnxModelError(f"{self.source}: no float output of shape [N] or [N, 1] for a regressor")
-        proba, labels = None, None
-        for out in outputs:
-            if isinstance(out, list) and out and isinstance(out[0], dict):
-                keys = sorted(out[0])
-                proba = np.array([[row[k] for k in keys] for row in out], dtype=np.float32)
-                if not self.classes:
-                    self.classes = keys
-                continue
-            arr = np.asarray(out)
-            if arr.ndim == 2 and arr.shape[1] > 1 and arr.dtype.kind == "f" and proba is None:
-                proba = arr.astype(np.float32, copy=False)
-            elif arr.ndim == 1 and arr.shape[0] == n and arr.dtype.kind in "iuUOb":
-                labels = arr.tolist()
-        if labels is None:
-            if proba is None:
-                raise OnnxModelError(
-                    f"{self.source}: no probabilities [N, C] or labels [N] among its outputs"
-                )
-            index = proba.argmax(axis=1)
-            labels = [self.classes[i] for i in index] if self.classes else index.tolist()
-        return Prediction(labels=labels, proba=proba)
+        try:
+            prediction = self.task.read_outputs(outputs, n, self.classes)
+        except TaskError as exc:
+            raise OnnxModelError(f"{self.source}: {exc}") from None
+        if not self.classes and prediction.classes:
+            self.classes = list(prediction.classes)  # a seq(map) output names the classes
+        return prediction

@@ -1,5 +1,7 @@
-"""Pipeline steps. A step named ``x`` lives in ``reoptimize/steps/x_step.py`` and exposes ``make_step()``;
-``step.py`` holds the protocol and the candidate a step passes on, ``catalog.py`` the pipelines by name.
+"""Pipeline steps. A step named ``x`` lives in ``reoptimize/steps/x_step.py``, exposes ``make_step()``
+and is listed in ``catalog.STEPS``; ``step.py`` holds the protocol, the candidate a step passes on and
+what a step may need, ``catalog.py`` the steps and the one pipeline grammar.
 
-May import ``reoptimize.gate``, ``reoptimize.train``, ``reoptimize.onnx`` and ``reoptimize.recipes``.
+May import ``reoptimize.families``, ``reoptimize.gate``, ``reoptimize.train``, ``reoptimize.onnx``,
+``reoptimize.tasks`` and ``reoptimize.recipes``.
 """

@@ -1,7 +1,10 @@
-"""Distill: the current model teaches a smaller MLP student (see :mod:`reoptimize.train.distill`).
+"""Distill: the current model teaches a smaller student (see :mod:`reoptimize.train.distill`).
 
 ``with: {distill: {width: 0.5, depth: 1, temperature: 4, alpha: 0.7}}`` or an explicit
-``hidden: [32]``. The transfer set is the training rows plus recent unlabelled traffic.
+``hidden: [32]``. The student is the recipe's family's (an MLP for ``mlp``), shaped by those
+settings; a family without students is refused. The teacher is any ONNX model, so a model
+registered without a recipe or weights can still teach. The transfer set is the training rows
+plus recent unlabelled traffic.
 """
 
 from __future__ import annotations
@@ -9,9 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from reoptimize.steps.step import StepError, StepInput, StepOutput, step_params
+from reoptimize.families.family import family_of
+from reoptimize.steps.step import TORCH, TRAFFIC, StepError, StepInput, StepOutput, step_params
+from reoptimize.tasks.task import task_named
 from reoptimize.train.settings import check_number
 
 DEFAULTS = {
@@ -22,7 +26,6 @@ DEFAULTS = {
     "alpha": 0.7,
     "use_traffic": True,
 }
-STUDENT_FACTORY = "reoptimize.recipes.mlp:mlp"
 
 
 def read_params(params: dict[str, Any]) -> dict[str, Any]:
@@ -51,8 +54,11 @@ class DistillStep:
     """Train a smaller student on the teacher's softened outputs and the labels."""
 
     name = "distill"
+    needs: frozenset[str] = frozenset({TORCH, TRAFFIC})
+    budget_share: float | None = None
 
     def run(self, step_input: StepInput) -> StepOutput:
+        import pandas as pd
         import torch
 
         from reoptimize.onnx.onnx_model import OnnxModel
@@ -62,9 +68,7 @@ class DistillStep:
             kd_classification_loss,
             kd_regression_loss,
             soft_targets,
-            student_widths,
         )
-        from reoptimize.train.finetune import task_loss
         from reoptimize.train.fit import fit_module
         from reoptimize.train.recipe import build_module
         from reoptimize.train.tables import validate_training_frame
@@ -72,9 +76,13 @@ class DistillStep:
 
         inp, current = step_input, step_input.current
         p = read_params(dict(inp.params))
-        task, classes = current.task, tuple(current.classes)
+        task, classes = task_named(current.task), tuple(current.classes)
+        family = family_of(inp.recipe)
+        student_plan = family.student(dict(current.stats.get("params", {})), p)
+        if student_plan is None:
+            raise StepError(f"distill: the {family.name} family has no student to distill into")
         validate_training_frame(inp.train, inp.features, inp.label, task, where="distill training rows")
-        if task == "classification" and not classes:
+        if task.has_classes and not classes:
             raise StepError(f"distill: {current.name} lists no classes; the student needs them")
         x_lab = inp.train[list(inp.features)].to_numpy(np.float32)
         extra = pd.DataFrame(columns=list(inp.features))
@@ -91,7 +99,7 @@ class DistillStep:
         n_lab, settings = len(x_lab), inp.training
         train_idx, val_idx = split_validation(n_lab, settings.validation_fraction, settings.seed)
         fit_idx = np.concatenate([train_idx, np.arange(n_lab, len(x_all))])
-        if task == "classification":
+        if task.has_classes:
             labels = np.full(len(x_all), UNLABELLED, dtype=np.int64)
             labels[:n_lab] = encode_labels(inp.train[inp.label].to_numpy(), task, classes)
             teach = torch.from_numpy(soft_targets(predicted.proba, float(p["temperature"])))
@@ -108,32 +116,29 @@ class DistillStep:
             labels_t = torch.from_numpy(labels).reshape(-1, 1)
             loss = kd_regression_loss(float(p["alpha"]))
             n_out = 1
-        widths = p["hidden"] or student_widths(
-            dict(current.stats.get("params", {})), float(p["width"]), p["depth"]
-        )
         torch.set_num_threads(1)
         torch.manual_seed(settings.seed)
-        student = build_module(STUDENT_FACTORY, len(inp.features), n_out, {"hidden": widths})
-        base_loss = task_loss(task)
+        student = build_module(student_plan.factory, len(inp.features), n_out, dict(student_plan.params))
+        base_loss = task.loss()
         fit = fit_module(
             student,
             loss,
             (xs[fit_idx], labels_t[fit_idx], teach[fit_idx]),
             (xs[val_idx], labels_t[val_idx], teach[val_idx]),
             settings=settings,
-            classify=task == "classification",
+            classify=task.has_classes,
             val_loss_fn=lambda out, labels, _teacher: base_loss(out, labels),
             progress=lambda event: inp.progress({"stage": "distill", "step": self.name, **event}),
             should_stop=inp.should_stop,
         )
         trained = TrainedModel(
             module=student,
-            task=task,
+            task=task.name,
             classes=classes,
             feature_mean=mean,
             feature_std=std,
-            factory=STUDENT_FACTORY,
-            params={"hidden": widths},
+            factory=student_plan.factory,
+            params=dict(student_plan.params),
             target_mean=t_mean,
             target_std=t_std,
             history=fit.history,
@@ -145,14 +150,17 @@ class DistillStep:
         )
         with torch.no_grad():
             out = student(xs[val_idx])
-        if task == "classification":
+        if task.has_classes:
+            agreement_key = "val_agreement_with_teacher"
             agreement = float((out.argmax(dim=1) == teach[val_idx].argmax(dim=1)).float().mean())
         else:
+            agreement_key = "val_rmse_to_teacher"
             agreement = float(torch.sqrt(torch.mean((out - teach[val_idx]) ** 2)) * t_std)
         student_size = sum(t.numel() for t in student.parameters())
         info = {
             "step": self.name,
-            "student_hidden": widths,
+            "family": family.name,
+            **student_plan.info,
             "student_parameters": int(student_size),
             "teacher": current.name,
             "teacher_params": dict(current.stats.get("params", {})),
@@ -161,7 +169,7 @@ class DistillStep:
             "transfer_rows": {"labelled": int(n_lab), "unlabelled": int(len(x_all) - n_lab)},
             "epochs": len(fit.history),
             "best_epoch": fit.best_epoch,
-            "val_agreement_with_teacher" if task == "classification" else "val_rmse_to_teacher": agreement,
+            agreement_key: agreement,
         }
         candidate = export_candidate(trained, f"{current.name}+distill", x_lab, info)
         return StepOutput(candidate=candidate, info=candidate.info)

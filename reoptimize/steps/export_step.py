@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from reoptimize.steps.step import StepInput, StepOutput, step_params
+from reoptimize.steps.step import RECIPE, TORCH, WEIGHTS, StepInput, StepOutput, step_params
 from reoptimize.train.settings import check_number
 
 DEFAULTS = {"tolerance": 1e-4, "opset": 17}
@@ -30,6 +30,8 @@ class ExportStep:
     """Re-export the torch module to ONNX and record how closely ONNX Runtime reproduces it."""
 
     name = "export"
+    needs: frozenset[str] = frozenset({RECIPE, TORCH, WEIGHTS})
+    budget_share: float | None = None
 
     def run(self, step_input: StepInput) -> StepOutput:
         from reoptimize.steps.torch_candidate import export_sample, trained_of

@@ -4,9 +4,10 @@
 (also ``min_width`` per layer and ``fine_tune_lr_scale``, the fine-tuning learning rate as a
 fraction of the recipe's).
 
-* ``structured`` (default) removes the least important ``amount`` of every hidden layer's
-  units of an MLP and rebuilds smaller ``Linear`` layers, so the ONNX graph is smaller and
-  faster (see :mod:`reoptimize.steps.prune_structured`);
+* ``structured`` (default) removes whole units the way the recipe's family does it (for an
+  MLP, the least important ``amount`` of every hidden layer's neurons, rebuilt as smaller
+  ``Linear`` layers; see :mod:`reoptimize.families.mlp_family`), so the ONNX graph is smaller
+  and faster; a family without structured pruning is refused;
 * ``unstructured`` zeroes the ``amount`` smallest weights (see :mod:`reoptimize.steps.prune_unstructured`).
 
 Both fine-tune on the training rows afterwards. The step then times the pruned graph against
@@ -24,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from reoptimize.steps.step import StepError, StepInput, StepOutput, step_params
+from reoptimize.families.family import family_of
+from reoptimize.steps.step import RECIPE, TORCH, WEIGHTS, StepError, StepInput, StepOutput, step_params
 from reoptimize.train.settings import check_number
 
 DEFAULTS = {
@@ -54,14 +56,16 @@ class PruneStep:
     """Prune the current model and fine-tune it; veto it when it is not measurably faster."""
 
     name = "prune"
+    needs: frozenset[str] = frozenset({RECIPE, TORCH, WEIGHTS})
+    budget_share: float | None = None
 
     def run(self, step_input: StepInput) -> StepOutput:
         from reoptimize.gate.timing import onnx_speedup
-        from reoptimize.steps.prune_structured import MLP_FACTORY, prune_mlp
         from reoptimize.steps.prune_unstructured import bake, mask_smallest, sparsity
         from reoptimize.steps.torch_candidate import export_candidate, trained_of, with_module
         from reoptimize.train.finetune import fine_tune
         from reoptimize.train.tables import validate_training_frame
+        from reoptimize.train.trainer import standardized
 
         inp = step_input
         p = read_params(dict(inp.params))
@@ -73,9 +77,20 @@ class PruneStep:
         y = inp.train[inp.label].to_numpy()
         inp.progress({"stage": "prune", "step": self.name, "method": p["method"], "amount": p["amount"]})
         if p["method"] == "structured":
-            module, info = prune_mlp(trained.module, float(p["amount"]), min_width=int(p["min_width"]))
-            params = {"hidden": info["hidden_after"], "dropout": info["dropout"]}
-            pruned = with_module(trained, module, factory=MLP_FACTORY, params=params)
+            family = family_of(inp.recipe)
+            cut = family.prune_structured(
+                trained.module,
+                float(p["amount"]),
+                min_width=int(p["min_width"]),
+                sample=standardized(trained, x[:8]),
+                where=self.name,
+            )
+            if cut is None:
+                raise StepError(
+                    f"prune: the {family.name} family has no structured pruning; use method: unstructured"
+                )
+            info = dict(cut.info)
+            pruned = with_module(trained, cut.module, factory=cut.factory, params=dict(cut.params))
         else:
             module = copy.deepcopy(trained.module)
             mask_smallest(module, float(p["amount"]))

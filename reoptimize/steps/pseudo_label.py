@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from reoptimize.steps.step import Candidate
+from reoptimize.tasks.task import task_named
 from reoptimize.train.tables import to_scalar
 
 
@@ -26,7 +27,7 @@ def teacher_labels(
 
     info: dict[str, Any] = {"threshold": threshold, "offered": int(len(rows)), "kept": 0}
     empty = pd.DataFrame(columns=[*features, label])
-    if teacher.task != "classification":
+    if not task_named(teacher.task).has_classes:
         return empty, {**info, "skipped": "regressors give no confidence"}
     if not len(rows):
         return empty, info

@@ -16,12 +16,12 @@ the budget holds. The step reports which nodes it excluded and why.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
-from reoptimize.steps.step import Candidate, StepError, StepInput, StepOutput, step_params
+from reoptimize.steps.step import TRAFFIC, Candidate, StepError, StepInput, StepOutput, step_params
+from reoptimize.tasks.task import task_named
 from reoptimize.train.settings import check_number
 
 DEFAULTS = {
@@ -32,6 +32,9 @@ DEFAULTS = {
     "per_channel": False,
     "check_rows": 2000,
 }
+if TYPE_CHECKING:
+    import pandas as pd
+
 MODES = ("static", "dynamic")
 MIN_TRAFFIC_ROWS = 64
 
@@ -62,33 +65,34 @@ def spread(frame: pd.DataFrame, rows: int) -> pd.DataFrame:
 
 
 class Scorer:
-    """Quality of a model on fixed labelled rows: accuracy, or RMSE for regressors."""
+    """Quality of a model on fixed labelled rows, in its task's primary metric (accuracy, or RMSE)."""
 
     def __init__(self, candidate: Candidate, x: np.ndarray, y: np.ndarray):
-        self.candidate, self.x, self.y = candidate, x, y
+        from reoptimize.train.tables import to_scalar
+
+        self.candidate, self.x = candidate, x
+        self.task = task_named(candidate.task)
+        self.truth = [to_scalar(v) for v in y]
 
     def score(self, onnx_bytes: bytes) -> float:
         from reoptimize.onnx.onnx_model import OnnxModel
         from reoptimize.train.tables import to_scalar
 
-        model = OnnxModel(onnx_bytes, task=self.candidate.task, classes=self.candidate.classes)
-        predicted = model.run(self.x).labels
-        if self.candidate.task == "regression":
-            err = np.asarray(predicted, dtype=np.float64) - self.y.astype(np.float64)
-            return float(np.sqrt(np.mean(err**2)))
-        return float(np.mean([to_scalar(a) == to_scalar(b) for a, b in zip(predicted, self.y, strict=True)]))
+        model = OnnxModel(onnx_bytes, task=self.task, classes=self.candidate.classes)
+        predicted = [to_scalar(v) for v in model.run(self.x).labels]
+        return self.task.score(predicted, self.truth)
 
     def loss(self, base: float, score: float) -> float:
         """What quantization cost: accuracy points lost, or relative RMSE added."""
-        if self.candidate.task == "regression":
-            return (score - base) / base if base > 0 else score - base
-        return base - score
+        return self.task.quality_loss(base, score)
 
 
 class QuantizeStep:
     """Quantize the current ONNX graph to int8; exclude nodes until the accuracy budget holds."""
 
     name = "quantize"
+    needs: frozenset[str] = frozenset({TRAFFIC})
+    budget_share: float | None = None
 
     def run(self, step_input: StepInput) -> StepOutput:
         from reoptimize.onnx.graph_opt import fuse_standardization
@@ -144,7 +148,7 @@ class QuantizeStep:
                 quantized = quantize(exclude=excluded)
                 score = scorer.score(quantized)
         loss = scorer.loss(base, score)
-        metric = "rmse" if current.task == "regression" else "accuracy"
+        metric = scorer.task.primary_metric
         info: dict[str, Any] = {
             "step": self.name,
             "mode": p["mode"],

@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from reoptimize.steps.step import StepInput, StepOutput, step_params
+from reoptimize.families.family import family_of
+from reoptimize.steps.step import RECIPE, TORCH, TRAFFIC, StepInput, StepOutput, step_params
+from reoptimize.tasks.task import task_named
 from reoptimize.train.settings import check_number
-from reoptimize.train.tables import DataError, sorted_classes, validate_training_frame
 
 DEFAULTS = {"teacher_confidence": None}
 
@@ -37,14 +37,19 @@ class RetrainStep:
     """
 
     name = "retrain"
+    needs: frozenset[str] = frozenset({RECIPE, TORCH, TRAFFIC})
+    budget_share: float | None = None
 
     def run(self, step_input: StepInput) -> StepOutput:
+        import pandas as pd
+
         from reoptimize.steps.torch_candidate import export_candidate
+        from reoptimize.train.tables import DataError, sorted_classes, validate_training_frame
         from reoptimize.train.trainer import train_model
 
         inp = step_input
         p = read_params(dict(inp.params))
-        task = inp.recipe.task
+        task = task_named(inp.recipe.task, "recipe.task")
         validate_training_frame(inp.train, inp.features, inp.label, task, where="retrain training rows")
         train = inp.train[[*inp.features, inp.label]]
         teacher: dict[str, Any] | None = None
@@ -60,7 +65,7 @@ class RetrainStep:
         x = train[list(inp.features)].to_numpy(dtype=np.float32)
         y = train[inp.label].to_numpy()
         classes: tuple[Any, ...] = ()
-        if task == "classification":
+        if task.has_classes:
             try:
                 classes = sorted_classes(list(inp.current.classes) + list(y))
             except DataError as exc:
@@ -80,6 +85,7 @@ class RetrainStep:
             should_stop=inp.should_stop,
             classes=classes or None,
             image_shape=inp.recipe.image_shape,
+            augmentations=family_of(inp.recipe).augmentations(inp.training.augment, inp.recipe.image_shape),
         )
         info = {
             "step": self.name,

@@ -13,6 +13,13 @@ A step reads its parameters with :func:`step_params`: the action's ``with:`` map
 key named after the step (``{"prune": {"amount": 0.7}}``) holds settings for that step only.
 A step that finds its candidate should not ship (pruned but not faster, say) puts the reason
 in ``StepOutput.veto``; the job then rejects the candidate with that reason.
+
+Every step declares, as attributes, its ``name``, what it ``needs`` (a subset of
+:data:`NEEDS`) and its ``budget_share`` of the job's time; the catalog
+(:mod:`reoptimize.steps.catalog`) lists the steps and reads these declarations, so a job can
+tell before it starts whether a model registered without a recipe, without torch weights or
+of a family without torch can run a pipeline. A step module imports nothing heavy at the top
+(torch, onnxruntime and pandas inside ``run``): the daemon reads the declarations.
 """
 
 from __future__ import annotations
@@ -20,12 +27,37 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import pandas as pd
-
+from reoptimize.families.family import ModelFamily, StepError
 from reoptimize.train.recipe import RecipeSpec
 from reoptimize.train.settings import TrainingSettings
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "NEEDS",
+    "RECIPE",
+    "TORCH",
+    "TRAFFIC",
+    "WEIGHTS",
+    "Candidate",
+    "Step",
+    "StepError",
+    "StepInput",
+    "StepOutput",
+    "require_family",
+    "step_params",
+]
+
+# What a step may need, as declared in its ``needs``:
+RECIPE = "recipe"  # the model's recipe: its factory and training settings (not the default MLP one)
+TORCH = "torch"  # the recipe's family has torch modules: the step trains or rebuilds one
+WEIGHTS = "weights"  # the current model's own torch weights, to start from
+TRAFFIC = "traffic"  # recent traffic without labels (calibration, a teacher's transfer set); only
+# steps that declare it receive ``StepInput.traffic``, and they work without it too
+NEEDS = frozenset({RECIPE, TORCH, WEIGHTS, TRAFFIC})
 
 
 @dataclass(frozen=True)
@@ -70,10 +102,6 @@ class StepOutput:
     veto: str | None = None  # why this candidate must not be promoted, when the step knows
 
 
-class StepError(ValueError):
-    """A step that cannot run on this model or with these parameters; the message says why."""
-
-
 def step_params(params: Mapping[str, Any], step: str, known: Mapping[str, Any]) -> dict[str, Any]:
     """The parameters of ``step``: ``known`` defaults, overridden by top-level keys, then by ``params[step]``.
 
@@ -95,8 +123,25 @@ def step_params(params: Mapping[str, Any], step: str, known: Mapping[str, Any]) 
 
 
 class Step(Protocol):
-    """One pipeline stage: turn the current model into a candidate."""
+    """One pipeline stage: turn the current model into a candidate.
+
+    ``name`` is how pipelines name the step. ``needs`` is a subset of :data:`NEEDS`.
+    ``budget_share`` is the largest share of the job's remaining build time the step may take,
+    given to it as ``with.<name>.time_budget`` (so that later steps and the measurement still
+    have time), or None for a step without a time limit of its own.
+    """
 
     name: str
+    needs: frozenset[str]
+    budget_share: float | None
 
     def run(self, step_input: StepInput) -> StepOutput: ...
+
+
+def require_family(step: Step, family: ModelFamily) -> None:
+    """Raise :class:`StepError` when ``family`` cannot give ``step`` what it ``needs``."""
+    if TORCH in step.needs and not family.torch_weights:
+        raise StepError(
+            f"{step.name}: the {family.name} family has no torch weights, and {step.name} trains or "
+            "rebuilds torch modules"
+        )

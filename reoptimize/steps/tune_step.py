@@ -16,7 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from reoptimize.steps.step import StepError, StepInput, StepOutput, step_params
+from reoptimize.families.family import family_of
+from reoptimize.families.mlp_family import MLP_FACTORY
+from reoptimize.steps.step import RECIPE, TORCH, StepError, StepInput, StepOutput, step_params
+from reoptimize.tasks.task import task_named
 from reoptimize.train.settings import check_number
 
 DEFAULTS = {
@@ -27,7 +30,6 @@ DEFAULTS = {
     "startup_trials": 3,
     "warmup_epochs": 2,
 }
-MLP_FACTORY = "reoptimize.recipes.mlp:mlp"
 
 
 def read_params(params: dict[str, Any]) -> dict[str, Any]:
@@ -51,6 +53,9 @@ class TuneStep:
     """Search training settings (and MLP shape) with Optuna; keep the best trial's model."""
 
     name = "tune"
+    needs: frozenset[str] = frozenset({RECIPE, TORCH})
+    # Tune searches until its time is up: it leaves a fifth of the job's build time to later steps.
+    budget_share: float | None = 0.8
 
     def run(self, step_input: StepInput) -> StepOutput:
         import optuna
@@ -61,17 +66,18 @@ class TuneStep:
 
         inp = step_input
         p = read_params(dict(inp.params))
-        task = inp.recipe.task
+        task = task_named(inp.recipe.task, "recipe.task")
         validate_training_frame(inp.train, inp.features, inp.label, task, where="tune training rows")
         x = inp.train[list(inp.features)].to_numpy(np.float32)
         y = inp.train[inp.label].to_numpy()
         classes = None
-        if task == "classification":
+        if task.has_classes:
             try:
                 classes = sorted_classes(list(inp.current.classes) + list(y))
             except DataError as exc:
                 raise DataError(f"tune: labels do not match the current model's classes ({exc})") from None
         is_mlp = inp.recipe.factory == MLP_FACTORY
+        family = family_of(inp.recipe)
         trials, budget = int(p["trials"]), float(p["time_budget"])
         best: dict[str, Any] = {}
 
@@ -111,6 +117,7 @@ class TuneStep:
                 should_stop=inp.should_stop,
                 classes=classes,
                 image_shape=inp.recipe.image_shape,
+                augmentations=family.augmentations(settings.augment, inp.recipe.image_shape),
             )
             if not best or trained.best_val_loss < best["value"]:
                 best.update(value=trained.best_val_loss, trained=trained, trial=trial.number, params=params)

@@ -1,5 +1,7 @@
 """Knowledge distillation: a small student learns the champion's outputs, softened by a temperature.
 
+The student's shape is its family's choice (:meth:`reoptimize.families.family.ModelFamily.student`).
+
 The teacher is any ONNX model that follows the model contract, so a champion registered by a
 user without torch weights can still teach. Its probabilities are softened as
 ``softmax(log(p) / T)``, which equals ``softmax(logits / T)`` without needing the logits.
@@ -62,17 +64,3 @@ def kd_regression_loss(alpha: float) -> Callable[..., Any]:
         return alpha * soft + (1.0 - alpha) * hard
 
     return loss
-
-
-def student_widths(
-    teacher_params: dict[str, Any] | None, width: float, depth: int | None, default: int = 64
-) -> list[int]:
-    """Hidden widths of the student: ``width`` times the teacher's, with ``depth`` layers.
-
-    A teacher whose widths are unknown (not an MLP recipe) counts as ``[default]``.
-    """
-    hidden = (teacher_params or {}).get("hidden")
-    widths = [hidden] if isinstance(hidden, int) else list(hidden or [default])
-    depth = depth or len(widths)
-    widths = (widths + [widths[-1]] * depth)[:depth]
-    return [max(2, int(round(w * width))) for w in widths]

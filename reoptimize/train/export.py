@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from reoptimize.tasks.task import task_named
 from reoptimize.train.trainer import TrainedModel
 
 DEFAULT_OPSET = 17
@@ -41,20 +42,19 @@ def serving_module(trained: TrainedModel) -> Any:
     """The torch module that the ONNX graph holds: raw features in, probabilities/values out."""
     import torch
 
+    task = task_named(trained.task)
+
     class Serving(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.inner = trained.module
             self.register_buffer("mean", torch.from_numpy(trained.feature_mean.astype(np.float32)))
             self.register_buffer("std", torch.from_numpy(trained.feature_std.astype(np.float32)))
-            self.classify = trained.task == "classification"
             self.t_mean, self.t_std = float(trained.target_mean), float(trained.target_std)
 
         def forward(self, features: torch.Tensor) -> torch.Tensor:
             out = self.inner((features - self.mean) / self.std)
-            if self.classify:
-                return torch.softmax(out, dim=1)
-            return out.reshape(-1) * self.t_std + self.t_mean
+            return task.serving_head(out, self.t_mean, self.t_std)
 
     return Serving().eval()
 
@@ -83,7 +83,7 @@ def export_onnx(
     if n_features != trained.n_features:
         raise ExportError(f"the model was trained on {trained.n_features} features, not {n_features}")
     module = serving_module(trained)
-    output = "probabilities" if trained.task == "classification" else "value"
+    output = task_named(trained.task).output_name
     dummy = torch.from_numpy(np.tile(trained.feature_mean.astype(np.float32), (2, 1)))
     buffer = io.BytesIO()
     try:

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from reoptimize.tasks.task import Task, task_named
 from reoptimize.train.fit import FitResult, fit_module
 from reoptimize.train.settings import TrainingSettings
 from reoptimize.train.trainer import TrainedModel, encode_labels, split_validation, standardized
@@ -17,25 +18,20 @@ def task_tensors(
     trained: TrainedModel, x: np.ndarray, y: Sequence[Any] | np.ndarray, settings: TrainingSettings
 ) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
     """``(train, val)`` tensors for ``trained``'s task, standardized with its own statistics."""
-    import torch
-
-    targets = encode_labels(y, trained.task, trained.classes)
+    task = task_named(trained.task)
+    targets = encode_labels(y, task, trained.classes)
     train_idx, val_idx = split_validation(len(x), settings.validation_fraction, settings.seed)
     xs = standardized(trained, x)
 
     def target(idx: np.ndarray) -> Any:
-        if trained.task == "regression":
-            scaled = (targets[idx] - trained.target_mean) / trained.target_std
-            return torch.from_numpy(scaled.astype(np.float32)).reshape(-1, 1)
-        return torch.from_numpy(targets[idx].astype(np.int64))
+        return task.target_tensor(targets[idx], trained.target_mean, trained.target_std)
 
     return (xs[train_idx], target(train_idx)), (xs[val_idx], target(val_idx))
 
 
-def task_loss(task: str) -> Any:
-    import torch
-
-    return torch.nn.CrossEntropyLoss() if task == "classification" else torch.nn.MSELoss()
+def task_loss(task: str | Task) -> Any:
+    """A fresh torch loss of ``task``."""
+    return task_named(task).loss()
 
 
 def fine_tune(
@@ -60,7 +56,7 @@ def fine_tune(
         train,
         val,
         settings=settings,
-        classify=trained.task == "classification",
+        classify=task_named(trained.task).has_classes,
         progress=progress,
         should_stop=should_stop,
         max_epochs=epochs,

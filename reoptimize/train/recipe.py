@@ -14,11 +14,16 @@ Example::
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from reoptimize.tasks.task import TaskError, task_named
 from reoptimize.train.settings import TrainingSettings
+
+DEFAULT_FAMILY = "mlp"
+_FAMILY_NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}\Z")
 
 
 class RecipeError(ValueError):
@@ -78,26 +83,37 @@ def build_module(
 
 @dataclass(frozen=True)
 class RecipeSpec:
-    """A model's recipe as ``monitor.config.RecipeConfig`` describes it, read from a plain mapping."""
+    """A model's recipe as ``monitor.config.RecipeConfig`` describes it, read from a plain mapping.
+
+    ``task`` and ``family`` are names (see :mod:`reoptimize.tasks` and
+    :mod:`reoptimize.families`); ``family`` is the kind of model the factory builds, ``mlp``
+    unless the recipe says otherwise. Whether a family of that name exists is checked where
+    the family is used (``family_of(recipe)``) and by the config schema.
+    """
 
     factory: str
     params: Mapping[str, Any] = field(default_factory=dict)
     task: str = "classification"
     training: TrainingSettings = field(default_factory=TrainingSettings)
     image_shape: tuple[int, int] | None = None
+    family: str = DEFAULT_FAMILY
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str = "recipe") -> RecipeSpec:
         if not isinstance(data, Mapping):
             raise RecipeError(f"{where}: got {data!r}; expected a mapping with 'factory'")
-        unknown = set(data) - {"factory", "params", "task", "training", "image_shape"}
+        unknown = set(data) - {"factory", "params", "task", "training", "image_shape", "family"}
         if unknown:
             raise RecipeError(f"{where}: unknown field(s) {sorted(unknown)}")
         if "factory" not in data:
             raise RecipeError(f"{where}.factory: required field is missing")
-        task = data.get("task", "classification")
-        if task not in ("classification", "regression"):
-            raise RecipeError(f"{where}.task: got {task!r}; expected 'classification' or 'regression'")
+        try:
+            task = task_named(data.get("task", "classification"), f"{where}.task").name
+        except TaskError as exc:
+            raise RecipeError(str(exc)) from None
+        family = data.get("family", DEFAULT_FAMILY)
+        if not isinstance(family, str) or not _FAMILY_NAME.match(family):
+            raise RecipeError(f"{where}.family: got {family!r}; expected a model family name such as 'mlp'")
         params = data.get("params") or {}
         if not isinstance(params, Mapping):
             raise RecipeError(f"{where}.params: got {params!r}; expected a mapping")
@@ -110,7 +126,12 @@ class RecipeSpec:
             shape = (int(shape[0]), int(shape[1]))
         training = TrainingSettings.from_dict(data.get("training"), f"{where}.training")
         return cls(
-            factory=data["factory"], params=dict(params), task=task, training=training, image_shape=shape
+            factory=data["factory"],
+            params=dict(params),
+            task=task,
+            training=training,
+            image_shape=shape,
+            family=family,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -120,4 +141,5 @@ class RecipeSpec:
             "task": self.task,
             "training": self.training.to_json(),
             "image_shape": list(self.image_shape) if self.image_shape else None,
+            "family": self.family,
         }

@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from reoptimize.tasks.task import task_named
+
 PREDICTION = "_prediction"
 CONFIDENCE = "_confidence"
 
@@ -28,7 +30,7 @@ def predict_frame(model: Any, df: pd.DataFrame, features: Sequence[str], chunk: 
         if pred.proba is not None:
             confidence.append(pred.proba.max(axis=1).astype(np.float64))
     out[PREDICTION] = labels
-    if model.task == "classification":
+    if task_named(model.task).has_classes:
         out[CONFIDENCE] = np.concatenate(confidence) if confidence else np.full(len(df), np.nan)
     return out
 

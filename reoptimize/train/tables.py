@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-TASKS = ("classification", "regression")
+from reoptimize.tasks.task import Task, TaskError, task_named, task_names
 
 
 class DataError(ValueError):
@@ -113,7 +113,7 @@ def validate_training_frame(
     df: pd.DataFrame,
     features: Sequence[str],
     label: str,
-    task: str,
+    task: str | Task,
     classes: Sequence[Any] | None = None,
     where: str = "training data",
 ) -> None:
@@ -123,8 +123,11 @@ def validate_training_frame(
     labels are present (finite numbers for regression), a classifier sees at least two
     classes, and, when ``classes`` is given, no label outside it.
     """
-    if task not in TASKS:
-        raise DataError(f"{where}: task {task!r} is not supported; expected one of {', '.join(TASKS)}")
+    try:
+        kind = task_named(task)
+    except TaskError:
+        known = ", ".join(task_names())
+        raise DataError(f"{where}: task {task!r} is not supported; expected one of {known}") from None
     if not len(features):
         raise DataError(f"{where}: no feature columns were given")
     if len(df) == 0:
@@ -138,23 +141,10 @@ def validate_training_frame(
         raise DataError(
             f"{where}: label {label!r} is missing in {int(missing.sum())} row(s) (first at row {_first_bad(df, missing)})"
         )
-    if task == "regression":
-        if not pd.api.types.is_numeric_dtype(labels):
-            raise DataError(
-                f"{where}: label {label!r} has dtype {labels.dtype}; a regressor needs numeric labels"
-            )
-        bad = ~np.isfinite(labels.to_numpy(dtype=np.float64))
-        if bad.any():
-            raise DataError(
-                f"{where}: label {label!r} has {int(bad.sum())} inf value(s); expected finite numbers"
-            )
-        return
-    seen = labels.unique()
-    if len(seen) < 2:
-        raise DataError(
-            f"{where}: label {label!r} has a single class ({to_scalar(seen[0])!r}); a classifier needs at least two"
-        )
-    if classes is not None:
+    problem = kind.label_problem(labels, label)
+    if problem is not None:
+        raise DataError(f"{where}: {problem}")
+    if kind.has_classes and classes is not None:
         validate_classes(labels, classes, label, where)
 
 

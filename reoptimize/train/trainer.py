@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from reoptimize.train.augment import augment_dataset, build_augmentations
+from reoptimize.tasks.task import Task, task_named
+from reoptimize.train.augment import Augmentation, augment_dataset, build_augmentations
 from reoptimize.train.fit import MIN_DELTA, TrainingCancelled, fit_module
 from reoptimize.train.recipe import build_module, factory_name
 from reoptimize.train.settings import TrainingSettings
@@ -75,14 +76,14 @@ def split_validation(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np
     return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
-def encode_labels(y: Sequence[Any] | np.ndarray, task: str, classes: Sequence[Any]) -> np.ndarray:
-    if task == "regression":
-        return np.asarray(y, dtype=np.float32)
-    index = {to_scalar(c): i for i, c in enumerate(classes)}
+def encode_labels(y: Sequence[Any] | np.ndarray, task: str | Task, classes: Sequence[Any]) -> np.ndarray:
+    """Training targets of ``task`` for labels ``y``; a label outside ``classes`` is a DataError."""
     try:
-        return np.array([index[to_scalar(v)] for v in y], dtype=np.int64)
+        return task_named(task).encode(y, classes)
     except KeyError as exc:
-        raise DataError(f"label {exc.args[0]!r} is not one of the classes {list(classes)}") from None
+        raise DataError(
+            f"label {to_scalar(exc.args[0])!r} is not one of the classes {list(classes)}"
+        ) from None
 
 
 def train_model(
@@ -91,68 +92,67 @@ def train_model(
     X: np.ndarray,
     y: Sequence[Any] | np.ndarray,
     *,
-    task: str,
+    task: str | Task,
     training: TrainingSettings,
     progress: Callable[[dict[str, Any]], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     classes: Sequence[Any] | None = None,
     image_shape: tuple[int, int] | None = None,
+    augmentations: Sequence[Augmentation] | None = None,
 ) -> TrainedModel:
     """Train a fresh module from ``factory(n_features, n_outputs, **params)`` on raw features ``X``.
 
     ``progress`` receives ``{epoch, max_epochs, loss, val_loss, val_accuracy, grad_norm,
     best_epoch}`` after every epoch (``grad_norm`` is the largest pre-clipping norm seen).
+    ``augmentations`` are the model family's choice for ``training.augment`` (see
+    :mod:`reoptimize.families`); without them the items are built for a flat feature vector,
+    or flattened images of ``image_shape``.
     ``should_stop`` is polled between batches; returning True raises :class:`TrainingCancelled`.
     Early stopping ends training after ``patience`` epochs without a better validation
     loss and restores the best weights.
     """
     import torch
 
+    kind = task_named(task)
     torch.set_num_threads(1)
     torch.manual_seed(training.seed)
     X = np.asarray(X, dtype=np.float32)
     if X.ndim != 2:
         raise DataError(f"features must be a 2-D array, got shape {X.shape}")
-    classes = (
-        tuple(classes) if classes is not None else (sorted_classes(y) if task == "classification" else ())
-    )
-    targets = encode_labels(y, task, classes)
+    classes = tuple(classes) if classes is not None else (sorted_classes(y) if kind.has_classes else ())
+    targets = encode_labels(y, kind, classes)
     train_idx, val_idx = split_validation(len(X), training.validation_fraction, training.seed)
 
     mean = X[train_idx].mean(axis=0)
     std = X[train_idx].std(axis=0)
     std = np.where(std < 1e-6, 1.0, std).astype(np.float32)
-    augmentations = build_augmentations(training.augment, image_shape)
+    if augmentations is None:
+        augmentations = build_augmentations(training.augment, image_shape)
     rng = np.random.default_rng(training.seed + 1)
     x_train, y_train = augment_dataset(X[train_idx], targets[train_idx], augmentations, rng)
-    t_mean, t_std = (
-        (float(y_train.mean()), float(y_train.std() or 1.0)) if task == "regression" else (0.0, 1.0)
-    )
+    t_mean, t_std = kind.target_scaling(y_train)
 
     def tensors(xs: np.ndarray, ys: np.ndarray) -> tuple[Any, Any]:
         xt = torch.from_numpy(((xs - mean) / std).astype(np.float32))
-        if task == "regression":
-            return xt, torch.from_numpy(((ys - t_mean) / t_std).astype(np.float32)).reshape(-1, 1)
-        return xt, torch.from_numpy(ys.astype(np.int64))
+        return xt, kind.target_tensor(ys, t_mean, t_std)
 
     xt, yt = tensors(x_train, y_train)
     xv, yv = tensors(X[val_idx], targets[val_idx])
-    n_outputs = len(classes) if task == "classification" else 1
-    module = build_module(factory, X.shape[1], n_outputs, dict(params))
-    loss_fn = torch.nn.CrossEntropyLoss() if task == "classification" else torch.nn.MSELoss()
+    module = build_module(factory, X.shape[1], kind.n_outputs(classes), dict(params))
+    loss_fn = kind.loss()
     fit = fit_module(
         module,
         loss_fn,
         (xt, yt),
         (xv, yv),
         settings=training,
-        classify=task == "classification",
+        classify=kind.has_classes,
         progress=progress,
         should_stop=should_stop,
     )
     return TrainedModel(
         module=module,
-        task=task,
+        task=kind.name,
         classes=classes,
         feature_mean=mean.astype(np.float32),
         feature_std=std,

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from reoptimize.tasks.task import Task, task_named
 from reoptimize.train.recipe import build_module
 from reoptimize.train.settings import TrainingSettings
 from reoptimize.train.trainer import TrainedModel
@@ -27,19 +28,20 @@ def weights_bytes(trained: TrainedModel) -> bytes:
 
 
 def load_trained(
-    weights: bytes, stats: Mapping[str, Any], *, task: str, classes: tuple[Any, ...] = ()
+    weights: bytes, stats: Mapping[str, Any], *, task: str | Task, classes: tuple[Any, ...] = ()
 ) -> TrainedModel:
     """Rebuild a :class:`TrainedModel` from ``weights.safetensors`` and the manifest ``extra``."""
     from safetensors.torch import load
 
     mean = np.asarray(stats["feature_mean"], dtype=np.float32)
-    n_outputs = len(classes) if task == "classification" else 1
+    kind = task_named(task)
+    n_outputs = kind.n_outputs(classes)
     module = build_module(stats["factory"], len(mean), n_outputs, dict(stats.get("params", {})))
     module.load_state_dict(load(weights))
     module.eval()
     return TrainedModel(
         module=module,
-        task=task,
+        task=kind.name,
         classes=tuple(classes),
         feature_mean=mean,
         feature_std=np.asarray(stats["feature_std"], dtype=np.float32),

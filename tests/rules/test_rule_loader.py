@@ -6,8 +6,11 @@ import textwrap
 
 import pytest
 
+from reoptimize.steps.catalog import CATALOG
 from rules.loader import RuleError, default_rules_path, load_rule_files, load_rules, parse_rules
-from rules.pipelines import PIPELINES
+from rules.pipelines import NOTIFY
+
+PIPELINES = (*CATALOG.job_kinds(), NOTIFY)
 
 EXAMPLE = """
 rules:
@@ -34,7 +37,7 @@ rules:
 
 def problems_of(text: str, source: str = "rules.yaml") -> list[str]:
     with pytest.raises(RuleError) as caught:
-        parse_rules(textwrap.dedent(text), source)
+        parse_rules(textwrap.dedent(text), source, catalog=CATALOG)
     return [str(p) for p in caught.value.problems]
 
 
@@ -233,7 +236,9 @@ def test_expression_problems_carry_expression_and_column():
 
 def test_every_pipeline_is_accepted():
     actions = ", ".join(f"{{pipeline: {p}}}" for p in PIPELINES)
-    (rule,) = parse_rules(f"rules: [{{name: a, when: rows > 1, actions: [{actions}]}}]").rules
+    (rule,) = parse_rules(
+        f"rules: [{{name: a, when: rows > 1, actions: [{actions}]}}]", catalog=CATALOG
+    ).rules
     assert [a.pipeline for a in rule.actions] == list(PIPELINES)
     assert [a.starts_job for a in rule.actions] == [p != "notify" for p in PIPELINES]
 

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from reoptimize.families.mlp_family import student_widths
 from reoptimize.steps.distill_step import DistillStep
-from reoptimize.train.distill import soft_targets, student_widths
+from reoptimize.train.distill import soft_targets
 from tests.support.reopt_steps import measure_on_holdout, step_input
 
 DIGITS = tuple(f"px{i}" for i in range(64))

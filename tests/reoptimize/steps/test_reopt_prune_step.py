@@ -102,7 +102,7 @@ def test_models_without_weights_or_of_other_shapes_are_refused_with_a_reason(wid
 
     import torch
 
-    from reoptimize.steps.prune_structured import mlp_shape
+    from reoptimize.families.mlp_family import mlp_shape
 
     inp = step_input(wide_registry, "wide", wide_recipe, DIGITS)
     no_weights = replace(inp, current=replace(champion_of(wide_registry, "wide"), weights=None))

@@ -1,26 +1,33 @@
-"""Structured pruning of MLPs: remove whole hidden neurons, so the exported graph really shrinks.
+"""The MLP family: ``nn.Sequential`` of ``Linear -> ReLU (-> Dropout)`` blocks on a float vector.
 
-Masking weights (unstructured pruning) leaves every matrix its full size, and ONNX Runtime
-multiplies the zeros like any other number. Removing a neuron instead deletes a row of one
-weight matrix and the matching column of the next, so each layer becomes a smaller dense
-``Linear``: fewer bytes and fewer multiply-adds, on any CPU.
+It is what :func:`reoptimize.recipes.mlp.mlp` builds, for tabular features or flattened small
+images. Its structured pruning removes whole hidden neurons: masking weights leaves every
+matrix its full size, and ONNX Runtime multiplies the zeros like any other number, whereas
+removing a neuron deletes a row of one weight matrix and the matching column of the next, so
+each layer becomes a smaller dense ``Linear``: fewer bytes and fewer multiply-adds on any CPU.
 
 A neuron's importance is the L2 norm of its incoming weights times the L2 norm of its
 outgoing weights: a unit that receives or passes on little signal matters little, and with
 ReLU between layers rescaling one side onto the other leaves the product unchanged.
+
+Its students are narrower or shallower MLPs; its augmentations are the tabular ones (noise,
+mixup, SMOTE, gain) and, with a recipe's ``image_shape``, image ones on flattened images.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from reoptimize.steps.step import StepError
+from reoptimize.families.family import ModelFamily, Pruned, StepError, Student
+from reoptimize.train.augment import Augmentation, AugmentSpec, augmentations_for_drift, build_augmentations
 
 MLP_FACTORY = "reoptimize.recipes.mlp:mlp"
+DEFAULT_STUDENT_WIDTH = 64
 
 
 @dataclass(frozen=True)
@@ -69,7 +76,7 @@ def neuron_importance(incoming: np.ndarray, bias: np.ndarray, outgoing: np.ndarr
     """Per hidden unit: ``||[W_in[j], b[j]]|| * ||W_out[:, j]||``."""
     fan_in = np.sqrt(np.sum(incoming**2, axis=1) + bias**2)
     fan_out = np.sqrt(np.sum(outgoing**2, axis=0))
-    return fan_in * fan_out
+    return np.asarray(fan_in * fan_out)
 
 
 def keep_counts(widths: list[int], amount: float, min_width: int) -> list[int]:
@@ -77,7 +84,9 @@ def keep_counts(widths: list[int], amount: float, min_width: int) -> list[int]:
     return [max(min(w, min_width), int(math.ceil(w * (1.0 - amount)))) for w in widths]
 
 
-def prune_mlp(module: Any, amount: float, *, min_width: int = 4, where: str = "prune") -> tuple[Any, dict]:
+def prune_mlp(
+    module: Any, amount: float, *, min_width: int = 4, where: str = "prune"
+) -> tuple[Any, dict[str, Any]]:
     """A new, smaller MLP without the least important ``amount`` of each hidden layer's units.
 
     Returns ``(module, info)``; the module is built by :data:`MLP_FACTORY` with the new
@@ -120,3 +129,57 @@ def prune_mlp(module: Any, amount: float, *, min_width: int = 4, where: str = "p
         "dropout": shape.dropout,
     }
     return new, info
+
+
+def student_widths(
+    teacher_params: Mapping[str, Any] | None,
+    width: float,
+    depth: int | None,
+    default: int = DEFAULT_STUDENT_WIDTH,
+) -> list[int]:
+    """Hidden widths of the student: ``width`` times the teacher's, with ``depth`` layers.
+
+    A teacher whose widths are unknown (not an MLP recipe) counts as ``[default]``.
+    """
+    hidden = (teacher_params or {}).get("hidden")
+    widths = [hidden] if isinstance(hidden, int) else list(hidden or [default])
+    depth = depth or len(widths)
+    widths = (widths + [widths[-1]] * depth)[:depth]
+    return [max(2, int(round(w * width))) for w in widths]
+
+
+class MlpFamily:
+    """Multilayer perceptrons on a float feature vector; see the module doc."""
+
+    name = "mlp"
+    input_kind = "vector"
+    torch_weights = True
+
+    def prune_structured(
+        self, module: Any, amount: float, *, min_width: int, sample: Any, where: str
+    ) -> Pruned | None:
+        # Neuron importance reads the weights alone, so the sample rows are not needed.
+        pruned, info = prune_mlp(module, amount, min_width=min_width, where=where)
+        params = {"hidden": info["hidden_after"], "dropout": info["dropout"]}
+        return Pruned(module=pruned, factory=MLP_FACTORY, params=params, info=info)
+
+    def student(self, teacher_params: Mapping[str, Any], settings: Mapping[str, Any]) -> Student | None:
+        widths = settings.get("hidden") or student_widths(
+            teacher_params, float(settings.get("width", 0.5)), settings.get("depth")
+        )
+        return Student(
+            factory=MLP_FACTORY, params={"hidden": list(widths)}, info={"student_hidden": list(widths)}
+        )
+
+    def augmentations(
+        self, items: Sequence[Any], image_shape: tuple[int, int] | None
+    ) -> tuple[Augmentation, ...]:
+        return build_augmentations(items, image_shape)
+
+    def drift_augmentations(
+        self, drifted: Sequence[str], image_shape: tuple[int, int] | None, n_features: int
+    ) -> tuple[AugmentSpec, ...]:
+        return augmentations_for_drift(drifted, image_shape, n_features)
+
+
+FAMILY: ModelFamily = MlpFamily()
