@@ -31,6 +31,7 @@ from monitor.sources.prediction_log_reader import PredictionWindow
 from monitor.sources.serving_source import ServingSignals, ServingSource
 from reoptimize.registry.file_registry import FileRegistry
 from reoptimize.registry.integrity import VerifiedVersions
+from reoptimize.tasks.task import task_named
 
 LabelLookup = Callable[[ModelConfig, float], Mapping[str, Any]]
 MIN_LABELS = 20
@@ -208,7 +209,7 @@ def _performance(
 ) -> tuple[dict[str, float | None], dict[str, Any]]:
     """Accuracy and F1 (or MAE and RMSE) from joined labels, and accuracy estimated without them."""
     mine = window.versions == view.version if window.rows else np.zeros(0, dtype=bool)
-    classifier = view.manifest.task != "regression"
+    classifier = task_named(view.manifest.task).has_classes
     out: dict[str, float | None] = {"labelled_rows": 0}
     details: dict[str, Any] = {}
     if classifier and mine.any():
