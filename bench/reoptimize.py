@@ -40,7 +40,8 @@ from reoptimize.gate.evaluation import evaluate  # noqa: E402
 from reoptimize.job.first_versions import train_first_version  # noqa: E402
 from reoptimize.job.runner import JobData, JobSpec, run_job  # noqa: E402
 from reoptimize.onnx.quantize import quantize_dynamic_bytes  # noqa: E402
-from reoptimize.registry.file_registry import FileRegistry  # noqa: E402
+from reoptimize.registry.backends import open_registry  # noqa: E402
+from reoptimize.registry.registry import Registry  # noqa: E402
 from reoptimize.steps.step import Candidate, StepInput  # noqa: E402
 from reoptimize.train.recipe import RecipeSpec  # noqa: E402
 from reoptimize.train.reference_frames import read_parquet_bytes  # noqa: E402
@@ -86,9 +87,7 @@ def tabular_case(seed: int) -> tuple[pd.DataFrame, tuple[str, ...], dict]:
 CASES = {"digits": digits_case, "tabular": tabular_case}
 
 
-def build_variants(
-    registry: FileRegistry, name: str, frame: pd.DataFrame, features, recipe
-) -> dict[str, bytes]:
+def build_variants(registry: Registry, name: str, frame: pd.DataFrame, features, recipe) -> dict[str, bytes]:
     """The champion and every variant, as ONNX bytes, built by the job's own steps."""
     from reoptimize.steps.catalog import load_step
 
@@ -143,7 +142,7 @@ def build_variants(
     return variants
 
 
-def measure(registry: FileRegistry, name: str, variants: dict[str, bytes], features, rounds: int) -> dict:
+def measure(registry: Registry, name: str, variants: dict[str, bytes], features, rounds: int) -> dict:
     manifest = registry.verify(name, "1")
     holdout = read_parquet_bytes(registry.read_bytes(name, "1", "holdout.parquet"))
     runs = [
@@ -201,7 +200,7 @@ def main() -> None:
     args = parser.parse_args()
     per_model = {}
     with tempfile.TemporaryDirectory(prefix="bench-reoptimize-") as tmp:
-        registry = FileRegistry(tmp)
+        registry = open_registry(tmp)
         for name in args.models.split(","):
             frame, features, recipe = CASES[name](args.seed)
             variants = build_variants(registry, name, frame, features, recipe)

@@ -22,6 +22,7 @@ The last line printed is JSON: {"models_per_core": N, "daemon_rss_bytes": B, ...
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import statistics
@@ -71,14 +72,14 @@ class Fleet:
         import pandas as pd
 
         from reoptimize.job.first_versions import register_version
-        from reoptimize.registry.file_registry import FileRegistry
+        from reoptimize.registry.backends import open_registry
 
         self.root, self.rows_per_minute, self.window = root, rows_per_minute, window
         self.rng = np.random.default_rng(seed)
         self.names = [f"model{i:03d}" for i in range(models)]
         self.weights: dict[str, np.ndarray] = {}
         self.drifting = set(self.names[::5])
-        registry = FileRegistry(root / "registry")
+        registry = open_registry(root / "registry")
         for name in self.names:
             weights = self.rng.normal(size=(len(FEATURES), CLASSES))
             onnx_bytes = _linear_onnx(weights)
@@ -272,13 +273,14 @@ def evidently_baseline(fleet: Fleet, name: str, now: float) -> dict:
     import pandas as pd
 
     from monitor.sources.prediction_log_reader import PredictionLogReader
-    from reoptimize.registry.file_registry import FileRegistry
+    from reoptimize.registry.backends import open_registry
 
     reader = PredictionLogReader(fleet.root / "logs" / name, name, FEATURES)
     window = reader.window(now - fleet.window, now)
     current = pd.DataFrame(window.columns)
     current["_prediction"] = window.predictions
-    reference = pd.read_parquet(FileRegistry(fleet.root / "registry").file(name, "1", "reference.parquet"))
+    registry = open_registry(fleet.root / "registry")
+    reference = pd.read_parquet(io.BytesIO(registry.read_bytes(name, "1", "reference.parquet")))
     ref_path, cur_path = fleet.root / "ref.parquet", fleet.root / "cur.parquet"
     reference[[*FEATURES, "_prediction"]].to_parquet(ref_path)
     current.to_parquet(cur_path)

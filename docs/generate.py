@@ -103,6 +103,15 @@ def _type_name(tp: Any, duration: bool = False) -> str:
     )
 
 
+def _input_type(info: FieldInfo) -> Any:
+    """What the file may hold: a validator's declared input type (a path for ``registry``), else the field's type."""
+    for meta in info.metadata:
+        declared = getattr(meta, "json_schema_input_type", PydanticUndefined)
+        if declared is not PydanticUndefined:
+            return declared
+    return info.annotation
+
+
 def _bounds(info: FieldInfo) -> str:
     out = []
     for meta in info.metadata:
@@ -153,7 +162,15 @@ def _is_list(tp: Any) -> bool:
     )
 
 
-RESTART_ONLY = {"state", "registry", "reports", "api.listen", "api.max_body_bytes", "jobs.executor"}
+RESTART_ONLY = {
+    "state",
+    "registry",
+    "state_dir",
+    "reports",
+    "api.listen",
+    "api.max_body_bytes",
+    "jobs.executor",
+}
 
 
 def config_sections(model: type[BaseModel], path: str, notes: dict[str, str]) -> list[str]:
@@ -167,7 +184,7 @@ def config_sections(model: type[BaseModel], path: str, notes: dict[str, str]) ->
     for name, info in model.model_fields.items():
         key = f"{path}.{name}" if path else name
         duration = _is_duration(info)
-        kind = _type_name(info.annotation, duration)
+        kind = _type_name(_input_type(info), duration)
         bounds = _bounds(info)
         meaning = info.description or notes.get(key, "")
         if key in RESTART_ONLY:

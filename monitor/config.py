@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from reoptimize.registry.backends import BACKENDS
 from rules.durations import parse_duration
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
@@ -393,9 +394,61 @@ class HooksConfig(_Model):
         return read_secret(self.token, self.token_file)
 
 
+class RegistryConfig(_Model):
+    """Where model versions live. ``registry: PATH`` is short for ``{kind: files, path: PATH}``.
+
+    ``kind`` picks the backend from the table in ``reoptimize.registry.backends``; ``files``
+    keeps each version in a folder under ``path``.
+    """
+
+    kind: str = "files"
+    path: Path | None = None
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        if value not in BACKENDS:
+            raise ValueError(f"expected one of {', '.join(sorted(BACKENDS))}")
+        return value
+
+    @model_validator(mode="after")
+    def _files_need_a_path(self) -> RegistryConfig:
+        if self.kind == "files" and self.path is None:
+            raise ValueError("a files registry needs a path (its root directory)")
+        return self
+
+    def __str__(self) -> str:
+        # As messages showed it before kinds existed: a files registry is its folder.
+        if self.kind == "files":
+            return str(self.path)
+        return " ".join(f"{k}={v}" for k, v in self.settings().items())
+
+    def settings(self) -> dict[str, Any]:
+        """The settings ``reoptimize.registry.backends.open_registry`` builds the registry from."""
+        out: dict[str, Any] = {"kind": self.kind}
+        if self.path is not None:
+            out["path"] = str(self.path)
+        return out
+
+
+def _registry_setting(value: Any) -> Any:
+    # A bare path, the only form before registry kinds existed, still means a files registry.
+    if isinstance(value, str | Path):
+        return {"kind": "files", "path": value}
+    if not isinstance(value, dict | RegistryConfig):
+        raise ValueError("expected a path or a mapping such as {kind: files, path: ...}")
+    return value
+
+
+DEFAULT_STATE_DIR = Path("./modelhealthd-state")
+
+
 class Config(_Model):
     state: str = "sqlite:///./modelhealthd-state/state.db"
-    registry: Path = Path("./modelhealthd-state/registry")
+    registry: Annotated[
+        RegistryConfig, BeforeValidator(_registry_setting, json_schema_input_type=Path | RegistryConfig)
+    ] = RegistryConfig(path=DEFAULT_STATE_DIR / "registry")
+    state_dir: Path | None = None
     reports: Path | None = None
     api: ApiConfig = ApiConfig()
     prometheus: PrometheusConfig | None = None
@@ -416,8 +469,17 @@ class Config(_Model):
         return self
 
     @property
+    def state_directory(self) -> Path:
+        """``state_dir``, else the files registry's parent folder (where it always was)."""
+        if self.state_dir is not None:
+            return self.state_dir
+        if self.registry.kind == "files" and self.registry.path is not None:
+            return self.registry.path.parent
+        return DEFAULT_STATE_DIR
+
+    @property
     def reports_dir(self) -> Path:
-        return self.reports or self.registry.parent / "reports"
+        return self.reports or self.state_directory / "reports"
 
     def model(self, name: str) -> ModelConfig:
         for model in self.models:
@@ -545,7 +607,8 @@ def _resolve_paths(config: Config, base: Path) -> Config:
     return config.model_copy(
         update={
             "state": state,
-            "registry": fix(config.registry),
+            "registry": config.registry.model_copy(update={"path": fix(config.registry.path)}),
+            "state_dir": fix(config.state_dir),
             "reports": fix(config.reports),
             "rules": tuple(fix(p) for p in config.rules),
             "models": models,

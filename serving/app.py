@@ -34,7 +34,8 @@ from prometheus_client import CollectorRegistry
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from reoptimize.registry.file_registry import FileRegistry, check_name
+from reoptimize.registry.backends import RegistrySettings, open_registry
+from reoptimize.registry.names import check_name
 from serving.instrument import RequestTimer, ServerInstrumentation
 from serving.model_slot import LoadedModel, ModelLoadError, ModelSlot
 from serving.predict_request import BadRequest, header_request_id, parse_predict_body
@@ -134,7 +135,7 @@ def _bearer_check(header: str | None, token: str | None) -> tuple[int, str] | No
 
 
 def create_app(
-    registry_root: str | Path,
+    registry: RegistrySettings,
     model: str,
     *,
     predictions_dir: str | Path | None = None,
@@ -145,7 +146,7 @@ def create_app(
     clock: Callable[[], float] = time.time,
     threads: int = 1,
 ) -> FastAPI:
-    """Build the server app for ``model`` in the registry at ``registry_root``.
+    """Build the server app for ``model`` in ``registry`` (a files registry's folder, or settings).
 
     ``predictions_dir`` enables the prediction log; ``token`` enables ``/-/reload``; ``clock``
     (epoch seconds) stamps the prediction log. The production version is loaded now if it can be.
@@ -155,7 +156,7 @@ def create_app(
         raise ValueError(f"max_rows = {max_rows}: expected at least 1")
     instr = ServerInstrumentation(model, predictions_dir, metrics_registry, clock=clock)
     slot = ModelSlot(
-        FileRegistry(registry_root), model, threads=threads, on_swap=lambda m: instr.set_version(m.version)
+        open_registry(registry), model, threads=threads, on_swap=lambda m: instr.set_version(m.version)
     )
     try:
         loaded, _ = slot.reload()

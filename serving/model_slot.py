@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from reoptimize.onnx.onnx_model import OnnxModel, OnnxModelError
-from reoptimize.registry.file_registry import FileRegistry, RegistryError
+from reoptimize.registry.registry import Registry
+from reoptimize.registry.registry_errors import RegistryError
 
 
 class ModelLoadError(Exception):
@@ -31,7 +32,7 @@ class LoadedModel:
     onnx: OnnxModel
 
 
-def load_production(registry: FileRegistry, model: str, *, threads: int = 1) -> LoadedModel:
+def load_production(registry: Registry, model: str, *, threads: int = 1) -> LoadedModel:
     """Load and check the production version of ``model``; raises :class:`ModelLoadError`.
 
     Every file of the version is checked against its manifest, the ONNX bytes are hash-verified
@@ -43,7 +44,7 @@ def load_production(registry: FileRegistry, model: str, *, threads: int = 1) -> 
     except RegistryError as exc:
         raise ModelLoadError(f"{model}: unreadable production pointer ({exc})") from None
     if version is None:
-        raise ModelLoadError(f"{model}: the registry at {registry.root} has no production version")
+        raise ModelLoadError(f"{model}: the registry at {registry.location} has no production version")
     try:
         # The whole version first: a tampered, missing or planted file (a pickle, say) refuses
         # the version before any of its bytes reach a parser.
@@ -51,16 +52,15 @@ def load_production(registry: FileRegistry, model: str, *, threads: int = 1) -> 
         data = registry.read_bytes(model, version, "model.onnx")
     except RegistryError as exc:
         raise ModelLoadError(f"{model} v{version}: {exc}") from None
-    source = str(registry.version_dir(model, version) / "model.onnx")
     if not manifest.features:
         raise ModelLoadError(
             f"{model} v{version}: manifest lists no features; expected the model's input columns"
         )
     try:
-        onnx = OnnxModel(data, task=manifest.task, classes=manifest.classes, threads=threads, source=source)
+        onnx = OnnxModel(data, task=manifest.task, classes=manifest.classes, threads=threads)
         if onnx.n_features is not None and onnx.n_features != len(manifest.features):
             raise ModelLoadError(
-                f"{model} v{version}: {source} takes {onnx.n_features} features but the manifest lists"
+                f"{model} v{version}: model.onnx takes {onnx.n_features} features but the manifest lists"
                 f" {len(manifest.features)}"
             )
         onnx.run(np.zeros((1, len(manifest.features)), dtype=np.float32))
@@ -69,7 +69,7 @@ def load_production(registry: FileRegistry, model: str, *, threads: int = 1) -> 
     except ModelLoadError:
         raise
     except Exception as exc:  # onnxruntime raises its own types at run time
-        raise ModelLoadError(f"{model} v{version}: {source} fails on a test row ({exc})") from None
+        raise ModelLoadError(f"{model} v{version}: model.onnx fails on a test row ({exc})") from None
     return LoadedModel(
         model=model,
         version=version,
@@ -85,7 +85,7 @@ class ModelSlot:
 
     def __init__(
         self,
-        registry: FileRegistry,
+        registry: Registry,
         model: str,
         *,
         threads: int = 1,

@@ -19,19 +19,22 @@ KEEP_ALIVE_SECONDS = 75
 
 
 def serve(
-    registry_root: str | Path,
+    registry: str | Path,
     model: str,
     host: str = "127.0.0.1",
     port: int = 8080,
     predictions_dir: str | Path | None = None,
     token: str | None = None,
 ) -> None:
-    """Serve ``model`` from the registry until interrupted (uvicorn, log level warning)."""
+    """Serve ``model`` from the registry until interrupted (uvicorn, log level warning).
+
+    ``registry`` is a files registry's folder, or the registry's settings as JSON text.
+    """
     import uvicorn
 
     from serving.app import create_app
 
-    app = create_app(registry_root, model, predictions_dir=predictions_dir, token=token)
+    app = create_app(registry, model, predictions_dir=predictions_dir, token=token)
     uvicorn.run(
         app,
         host=host,

@@ -29,8 +29,8 @@ from monitor.measurements import FeatureScore, Measurements
 from monitor.memory import limit_arenas
 from monitor.sources.prediction_log_reader import PredictionWindow
 from monitor.sources.serving_source import ServingSignals, ServingSource
-from reoptimize.registry.file_registry import FileRegistry
 from reoptimize.registry.integrity import VerifiedVersions
+from reoptimize.registry.registry import Registry
 from reoptimize.tasks.task import task_named
 
 LabelLookup = Callable[[ModelConfig, float], Mapping[str, Any]]
@@ -57,7 +57,7 @@ class Checker:
 
     def __init__(
         self,
-        registry: FileRegistry,
+        registry: Registry,
         serving: ServingSource,
         labels: LabelLookup,
         profile_cache: Path | None = None,

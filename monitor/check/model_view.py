@@ -19,7 +19,8 @@ from monitor.check.reference_profile import ReferenceProfile
 from monitor.config import ModelConfig
 from monitor.drift.stats import ReferenceStats
 from monitor.sources.prediction_log_reader import PredictionLogReader
-from reoptimize.registry.file_registry import FileRegistry, Manifest
+from reoptimize.registry.manifest import Manifest
+from reoptimize.registry.registry import Registry
 
 
 @dataclass
@@ -30,7 +31,7 @@ class ModelView:
     features: tuple[str, ...]
     reader: PredictionLogReader
     model_size_bytes: int
-    registry: FileRegistry
+    registry: Registry
     load_profile: Callable[[], ReferenceProfile] = field(repr=False)
     profile_from_cache: bool = False
     _runner: Any = field(default=None, repr=False)
@@ -61,7 +62,7 @@ class ModelView:
 
 
 def load_view(
-    registry: FileRegistry,
+    registry: Registry,
     model: ModelConfig,
     version: str,
     previous: ModelView | None,
@@ -79,7 +80,7 @@ def load_view(
         reader = previous.reader
     else:
         reader = PredictionLogReader(Path(model.data.predictions), model.name, features, profile.categorical)
-    size = (registry.version_dir(model.name, version) / "model.onnx").stat().st_size
+    size = registry.size(model.name, version, "model.onnx")
     return ModelView(
         model=model.name,
         version=version,

@@ -6,7 +6,8 @@ good. The daemon instead runs, once per batch of versions without a cached profi
     python -m monitor.check.profile_worker < jobs.json
 
 where ``jobs.json`` is a list of ``{"registry", "model", "version", "features", "label",
-"methods", "out", "key"}``. Each profile is written to ``out`` (see
+"methods", "out", "key"}`` and ``registry`` holds the registry's settings (``{"kind": ...}``, see
+:mod:`reoptimize.registry.backends`). Each profile is written to ``out`` (see
 :mod:`monitor.check.reference_profile`); a job that fails prints ``{"model", "version", "error"}`` as
 one JSON line on stdout and the others still run. Exit code 0 unless the input is unusable.
 """
@@ -18,7 +19,7 @@ import sys
 from pathlib import Path
 
 from monitor.check.reference_profile import build_profile, save_profile
-from reoptimize.registry.file_registry import FileRegistry
+from reoptimize.registry.backends import open_registry
 
 
 def run(jobs: list[dict]) -> list[dict]:
@@ -26,7 +27,7 @@ def run(jobs: list[dict]) -> list[dict]:
     errors = []
     for job in jobs:
         try:
-            registry = FileRegistry(job["registry"])
+            registry = open_registry(job["registry"])
             data = registry.read_bytes(job["model"], job["version"], "reference.parquet")
             source = f"{job['model']} v{job['version']} reference.parquet"
             profile = build_profile(data, job["features"], job["label"], job["methods"], source)

@@ -18,7 +18,9 @@ from pathlib import Path
 
 from monitor.check.reference_profile import ReferenceProfile, build_profile, load_profile, profile_key
 from monitor.config import ModelConfig
-from reoptimize.registry.file_registry import FileRegistry, Manifest, RegistryError
+from reoptimize.registry.manifest import Manifest
+from reoptimize.registry.registry import Registry
+from reoptimize.registry.registry_errors import RegistryError
 
 log = logging.getLogger("modelhealthd.profile")
 WORKER_TIMEOUT = 900.0
@@ -31,7 +33,7 @@ class ProfileError(RuntimeError):
 class ProfileStore:
     def __init__(
         self,
-        registry: FileRegistry,
+        registry: Registry,
         cache: Path | None,
         models: Callable[[], Sequence[ModelConfig]] = lambda: (),
         python: str | None = None,
@@ -47,7 +49,7 @@ class ProfileStore:
         methods = dict(model.check.drift_methods)
         key = profile_key(manifest.files.get("reference.parquet", ""), features, manifest.label, methods)
         out = self.cache / model.name / f"v{manifest.version}-{key}.npz" if self.cache else None
-        return {"registry": str(self.registry.root), "model": model.name, "version": manifest.version,
+        return {"registry": self.registry.settings(), "model": model.name, "version": manifest.version,
                 "features": list(features), "label": manifest.label, "methods": methods, "out": str(out),
                 "key": key}  # fmt: skip
 

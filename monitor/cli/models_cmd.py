@@ -12,7 +12,8 @@ import typer
 from monitor.cli.common import ConfigOption, config_or_exit, fail, print_json
 from monitor.config import Config, ModelConfig
 from monitor.running_config import RunningConfig
-from reoptimize.registry.file_registry import FileRegistry, RegistryError
+from reoptimize.registry.backends import open_registry
+from reoptimize.registry.registry_errors import RegistryError
 
 
 def _model(config: Config, name: str) -> ModelConfig:
@@ -40,7 +41,9 @@ def _move_production(config_path: Path, name: str, act: Callable[[Any], Any]) ->
     _model(cfg, name)
     store = StateStore.open(cfg.state)
     try:
-        return act(Promoter(RunningConfig(cfg), FileRegistry(cfg.registry), store, None, time.time))
+        return act(
+            Promoter(RunningConfig(cfg), open_registry(cfg.registry.settings()), store, None, time.time)
+        )
     except (PromotionError, RegistryError) as exc:
         raise fail(str(exc)) from None
     finally:
@@ -61,7 +64,7 @@ def register(app: typer.Typer) -> None:
         if ctx.invoked_subcommand:
             return
         cfg = config_or_exit(config)
-        registry = FileRegistry(cfg.registry)
+        registry = open_registry(cfg.registry.settings())
         rows = []
         for name in sorted(set(registry.models()) | {m.name for m in cfg.models}):
             rows.append(
@@ -100,7 +103,7 @@ def register(app: typer.Typer) -> None:
         try:
             frame = load_table(reference)
             manifest = register_version(
-                FileRegistry(cfg.registry),
+                open_registry(cfg.registry.settings()),
                 name,
                 onnx.read_bytes(),
                 frame,
@@ -127,7 +130,7 @@ def register(app: typer.Typer) -> None:
         cfg = config_or_exit(config)
         filename = "model_card.json" if as_json else "model_card.md"
         try:
-            print(FileRegistry(cfg.registry).read_bytes(name, version, filename).decode())
+            print(open_registry(cfg.registry.settings()).read_bytes(name, version, filename).decode())
         except RegistryError as exc:
             raise fail(str(exc)) from None
 
@@ -154,7 +157,7 @@ def register(app: typer.Typer) -> None:
             frame = load_table(source)
             features = _features(model, frame, model.data.label_column)
             manifest = train_first_version(
-                FileRegistry(cfg.registry),
+                open_registry(cfg.registry.settings()),
                 name,
                 model.recipe.model_dump(mode="json"),
                 frame,

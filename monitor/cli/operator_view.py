@@ -22,7 +22,8 @@ from typing import Any
 from monitor.config import Config
 from monitor.state.store import StateStore
 from reoptimize.gate.verdict import GateVerdict
-from reoptimize.registry.file_registry import FileRegistry, RegistryError
+from reoptimize.registry.registry import Registry
+from reoptimize.registry.registry_errors import RegistryError
 from rules.durations import UNKNOWN, format_span
 
 STALE_CHECKS = 3.0
@@ -45,7 +46,7 @@ class ModelStatus:
         return asdict(self)
 
 
-def local_summary(name: str, store: StateStore, registry: FileRegistry) -> dict[str, Any]:
+def local_summary(name: str, store: StateStore, registry: Registry) -> dict[str, Any]:
     """A model's summary read from the store and registry, shaped like ``GET /api/v1/models``."""
     latest = store.checks.latest(name)
     try:

@@ -27,7 +27,9 @@ def read_token(token_file: Path | None) -> str | None:
 def register(app: typer.Typer) -> None:
     @app.command("serve")
     def serve_command(
-        registry: Path = typer.Option(..., "--registry", help="Registry root directory."),
+        registry: str = typer.Option(
+            ..., "--registry", help="Registry root directory, or the registry's settings as JSON."
+        ),
         model: str = typer.Option(..., "--model", help="Model name in the registry."),
         host: str = typer.Option("127.0.0.1", "--host", help="Address to bind."),
         port: int = typer.Option(8080, "--port", min=0, max=65535, help="Port to bind."),
@@ -39,7 +41,8 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Serve the registry's production version of MODEL with ONNX Runtime."""
-        from reoptimize.registry.file_registry import RegistryError, check_name
+        from reoptimize.registry.names import check_name
+        from reoptimize.registry.registry_errors import RegistryError
         from serving.server import serve
 
         try:

@@ -117,11 +117,11 @@ def register(app: typer.Typer) -> None:
         """Copy the store (and every model's production pointer) to FILE; safe while the daemon runs."""
         from monitor.state.backup import backup
         from monitor.state.store import StateError, display_url
-        from reoptimize.registry.file_registry import FileRegistry
+        from reoptimize.registry.backends import open_registry
 
         cfg = config_or_exit(config)
         try:
-            info = backup(cfg.state, file, FileRegistry(cfg.registry), overwrite=force)
+            info = backup(cfg.state, file, open_registry(cfg.registry.settings()), overwrite=force)
         except (StateError, OSError) as exc:
             raise fail(str(exc)) from None
         if as_json:
@@ -144,11 +144,13 @@ def register(app: typer.Typer) -> None:
         from monitor.state.backup import restore
         from monitor.state.daemon_lock import StoreLockedError
         from monitor.state.store import StateError, display_url
-        from reoptimize.registry.file_registry import FileRegistry
+        from reoptimize.registry.backends import open_registry
 
         cfg = config_or_exit(config)
         try:
-            result = restore(cfg.state, file, FileRegistry(cfg.registry), restore_pointers=pointers)
+            result = restore(
+                cfg.state, file, open_registry(cfg.registry.settings()), restore_pointers=pointers
+            )
         except StoreLockedError as exc:
             raise fail(str(exc), EXIT_LOCKED) from None
         except (StateError, OSError) as exc:

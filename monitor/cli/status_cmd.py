@@ -26,13 +26,13 @@ def _local(cfg: Config) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     from monitor.cli.operator_view import local_summary
     from monitor.state.daemon_lock import holder
     from monitor.state.store import StateError, StateStore, display_url
-    from reoptimize.registry.file_registry import FileRegistry
+    from reoptimize.registry.backends import open_registry
 
     try:
         store = StateStore.open(cfg.state)
     except StateError as exc:
         raise fail(str(exc)) from None
-    registry = FileRegistry(cfg.registry)
+    registry = open_registry(cfg.registry.settings())
     try:
         names = sorted({m.name for m in cfg.models} | set(registry.models()))
         summaries = [local_summary(name, store, registry) for name in names]

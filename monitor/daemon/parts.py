@@ -23,7 +23,7 @@ from monitor.sources.label_book import LabelBook
 from monitor.state.daemon_lock import DaemonLock
 from monitor.state.store import StateStore
 from reoptimize.executors.executor import Executor
-from reoptimize.registry.file_registry import FileRegistry
+from reoptimize.registry.registry import Registry
 
 
 @dataclass
@@ -34,7 +34,7 @@ class DaemonParts:
     config_path: Path
     clock: Callable[[], float]
     store: StateStore
-    registry: FileRegistry
+    registry: Registry
     executor: Executor
     metrics: DaemonMetrics
     labels: LabelBook

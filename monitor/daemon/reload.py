@@ -22,9 +22,12 @@ from rules.ruleset import RuleSet
 
 log = logging.getLogger("modelhealthd.lifecycle")
 
-# Settings the running process cannot change: the store and registry it has open, the socket
-# it listens on, the body limit wired into the HTTP app, and the executor it runs jobs on.
-RESTART_ONLY = ("state", "registry", "reports", "api.listen", "api.max_body_bytes", "jobs.executor")
+# Settings the running process cannot change: the store and registry it has open, the state
+# directory its job logs and caches are in, the socket it listens on, the body limit wired into
+# the HTTP app, and the executor it runs jobs on.
+RESTART_ONLY = (
+    "state", "registry", "state_dir", "reports", "api.listen", "api.max_body_bytes", "jobs.executor"
+)  # fmt: skip
 
 
 class ReloadRefused(Exception):

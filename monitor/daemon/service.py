@@ -27,7 +27,7 @@ from monitor.measurements import Measurements
 from monitor.memory import release_free_memory
 from monitor.reports.drift_reports import ReportRequest
 from monitor.state.records import PromotionRecord
-from reoptimize.registry.file_registry import RegistryError
+from reoptimize.registry.registry_errors import RegistryError
 from rules.decisions import Decision
 
 log = logging.getLogger("modelhealthd")

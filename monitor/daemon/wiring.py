@@ -3,7 +3,8 @@
 :func:`build_daemon` is what ``modelhealthd run`` calls. A test replaces any collaborator by
 passing it (``build_daemon(config, path, executor=FakeExecutor())``); everything that depends on
 it is then built around the replacement. Backends are chosen by the config through their
-tables: the executor by ``jobs.executor``, the serving source by ``prometheus:``.
+tables: the registry by ``registry.kind``, the executor by ``jobs.executor``, the serving source
+by ``prometheus:``.
 
 Nothing here runs anything: :meth:`monitor.daemon.service.Daemon.start` does.
 """
@@ -36,12 +37,13 @@ from monitor.state.daemon_lock import DaemonLock
 from monitor.state.store import StateStore
 from reoptimize.executors.executor import Executor
 from reoptimize.executors.executor_backends import open_executor
-from reoptimize.registry.file_registry import FileRegistry
+from reoptimize.registry.backends import open_registry
+from reoptimize.registry.registry import Registry
 
 
 def state_dir(config: Config) -> Path:
-    """Where the daemon keeps job logs and the profile cache."""
-    return Path(config.registry).parent
+    """Where the daemon keeps job logs and the profile cache (``state_dir`` in the config)."""
+    return config.state_directory
 
 
 def build_executor(config: Config) -> Executor:
@@ -55,7 +57,7 @@ def build_parts(
     *,
     clock: Callable[[], float] = time.time,
     store: StateStore | None = None,
-    registry: FileRegistry | None = None,
+    registry: Registry | None = None,
     executor: Executor | None = None,
     serving: ServingSource | None = None,
     metrics: DaemonMetrics | None = None,
@@ -67,7 +69,7 @@ def build_parts(
     """
     running = RunningConfig(config, load_ruleset(config))
     store = store or StateStore.open(config.state)
-    registry = registry or FileRegistry(config.registry)
+    registry = registry or open_registry(config.registry.settings())
     executor = executor or build_executor(config)
     metrics = metrics or DaemonMetrics()
     labels = LabelBook(store)
@@ -113,7 +115,7 @@ def build_daemon(
     *,
     clock: Callable[[], float] = time.time,
     store: StateStore | None = None,
-    registry: FileRegistry | None = None,
+    registry: Registry | None = None,
     executor: Executor | None = None,
     serving: ServingSource | None = None,
     metrics: DaemonMetrics | None = None,

@@ -15,7 +15,7 @@ from monitor.exporter import DaemonMetrics
 from monitor.measurements import Measurements
 from monitor.running_config import RunningConfig
 from monitor.state.store import StateStore
-from reoptimize.registry.file_registry import FileRegistry
+from reoptimize.registry.registry import Registry
 from rules.decisions import Decision, breaker_reset_decision, guard_decision
 from rules.engine import RuleEngine
 from rules.guards import CircuitBreakerGuard, Guard, GuardSettings, default_guards, run_guards
@@ -82,7 +82,7 @@ class RuleRunner:
         self,
         running: RunningConfig,
         store: StateStore,
-        registry: FileRegistry,
+        registry: Registry,
         metrics: DaemonMetrics,
         clock: Callable[[], float],
         watching: Callable[[str], bool] = lambda _model: False,

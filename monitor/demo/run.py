@@ -40,14 +40,19 @@ def train_v1(setup: DemoSetup, console: Console) -> str:
 
     from monitor.config import load_config
     from reoptimize.job.first_versions import train_first_version
-    from reoptimize.registry.file_registry import FileRegistry
+    from reoptimize.registry.backends import open_registry
 
     config = load_config(setup.config_path)
     recipe = config.model(MODEL).recipe
     frame = pd.read_parquet(setup.out / "data" / "digits-training.parquet")
     console.print(f"training version 1 of [bold]{MODEL}[/] on {len(frame)} digits ...")
     manifest = train_first_version(
-        FileRegistry(setup.registry), MODEL, recipe.model_dump(mode="json"), frame, FEATURES, LABEL
+        open_registry(config.registry.settings()),
+        MODEL,
+        recipe.model_dump(mode="json"),
+        frame,
+        FEATURES,
+        LABEL,
     )
     console.print(
         f"  v{manifest.version}: holdout accuracy {manifest.metrics.get('holdout_accuracy', float('nan')):.3f}"

@@ -20,7 +20,8 @@ from monitor.http.http_guard import BodyLimit, JSONBodyRoute, require_token
 from monitor.http.operations import ApiOperations
 from monitor.promote.promoter import PromotionError
 from monitor.sources.prediction_log_reader import parse_ts
-from reoptimize.registry.file_registry import RegistryError, check_name, check_version
+from reoptimize.registry.names import check_name, check_version
+from reoptimize.registry.registry_errors import RegistryError
 from reoptimize.steps.catalog import CATALOG
 from rules.pipelines import normalize_pipeline
 

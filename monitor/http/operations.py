@@ -13,7 +13,7 @@ from monitor.measurements import Measurements
 from monitor.reports.drift_reports import ReportRequest
 from monitor.state.records import PromotionRecord
 from monitor.state.store import StateStore
-from reoptimize.registry.file_registry import FileRegistry
+from reoptimize.registry.registry import Registry
 from rules.decisions import Decision
 
 
@@ -26,7 +26,7 @@ class ApiOperations(Protocol):
     def store(self) -> StateStore: ...
 
     @property
-    def registry(self) -> FileRegistry: ...
+    def registry(self) -> Registry: ...
 
     def api_token(self) -> str | None: ...
 

@@ -30,7 +30,7 @@ from monitor.state.records import JobRecord
 from monitor.state.store import StateStore
 from reoptimize import failpoints
 from reoptimize.executors.executor import ExecutorError
-from reoptimize.registry.file_registry import FileRegistry
+from reoptimize.registry.backends import open_registry
 from reoptimize.steps.catalog import BUILD_SHARE_OF_TIMEOUT, CATALOG
 from reoptimize.steps.step import RECIPE
 
@@ -146,17 +146,17 @@ def run(settings: JobSettings) -> int:
     if job is None or job.state != "running":
         log.error("job %s is not running (state %s); nothing to do", job_id, job and job.state)
         return EXIT_BAD_INPUT
-    registry = FileRegistry(settings.registry)
     beat = Heartbeat(store, job_id)
     beat.start()
     try:
+        registry = open_registry(settings.registry)
         if job.model != model.name:
             raise ValueError(
                 f"job {job_id} is for model {job.model!r}, but its settings are for {model.name!r}"
             )
         champion = job.champion_version or registry.production(model.name)
         if champion is None:
-            raise ValueError(f"{model.name} has no production version in the registry {registry.root}")
+            raise ValueError(f"{model.name} has no production version in the registry {registry.location}")
         # Every file against the manifest before any is parsed (a planted pickle refuses it too).
         manifest = registry.verify(model.name, champion)
         spec = build_spec(job, model, settings.timeout, manifest.task)

@@ -24,7 +24,8 @@ from monitor.running_config import RunningConfig
 from monitor.state.records import PromotionRecord
 from monitor.state.store import StateStore
 from reoptimize import failpoints
-from reoptimize.registry.file_registry import FileRegistry, RegistryError
+from reoptimize.registry.registry import Registry
+from reoptimize.registry.registry_errors import RegistryError
 
 log = logging.getLogger("modelhealthd.promotion")
 
@@ -79,7 +80,7 @@ class Promoter:
     def __init__(
         self,
         running: RunningConfig,
-        registry: FileRegistry,
+        registry: Registry,
         store: StateStore,
         metrics: DaemonMetrics | None,
         clock: Callable[[], float],
@@ -259,7 +260,7 @@ class Promoter:
                 log.info(msg, extra={"model": intent.model, "job": intent.job_id, "event": "reconcile"})
                 done.append(msg)
             for model in self.registry.models():
-                self.registry.clean_staging(model)
+                self.registry.recover(model)
                 self.retry_reload(model)
         return done
 

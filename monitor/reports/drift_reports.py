@@ -22,7 +22,7 @@ from monitor.config import ModelConfig
 from monitor.reports.renderer import ReportRenderer
 from monitor.running_config import RunningConfig
 from monitor.state.store import StateStore
-from reoptimize.registry.file_registry import FileRegistry
+from reoptimize.registry.registry import Registry
 
 log = logging.getLogger("modelhealthd.reports")
 
@@ -43,7 +43,7 @@ class DriftReports:
         running: RunningConfig,
         renderer: ReportRenderer,
         checker: Checker,
-        registry: FileRegistry,
+        registry: Registry,
         store: StateStore,
         locks: CheckLocks,
         clock: Callable[[], float],

@@ -29,7 +29,9 @@ from monitor.state import schema
 from monitor.state.backend import backend_for
 from monitor.state.daemon_lock import DaemonLock
 from monitor.state.store import StateError, StateStore, display_url, make_engine
-from reoptimize.registry.file_registry import FileRegistry, RegistryError, fsync_dir
+from reoptimize.registry.atomic_files import fsync_dir
+from reoptimize.registry.registry import Registry
+from reoptimize.registry.registry_errors import RegistryError
 
 BACKUP_FORMAT = 1
 
@@ -66,7 +68,7 @@ class RestoreResult:
         }
 
 
-def _pointers(registry: FileRegistry | None) -> dict[str, str | None]:
+def _pointers(registry: Registry | None) -> dict[str, str | None]:
     if registry is None:
         return {}
     out = {}
@@ -78,7 +80,7 @@ def _pointers(registry: FileRegistry | None) -> dict[str, str | None]:
     return out
 
 
-def backup(url: str, dest: Path, registry: FileRegistry | None = None, overwrite: bool = False) -> BackupInfo:
+def backup(url: str, dest: Path, registry: Registry | None = None, overwrite: bool = False) -> BackupInfo:
     """Write a consistent copy of the store at ``url`` (and the registry's pointers) to ``dest``."""
     store_backend = backend_for(url)
     dest = Path(dest)
@@ -136,7 +138,7 @@ def read_backup(path: Path) -> BackupInfo:
 
 
 def restore(
-    url: str, src: Path, registry: FileRegistry | None = None, restore_pointers: bool = False
+    url: str, src: Path, registry: Registry | None = None, restore_pointers: bool = False
 ) -> RestoreResult:
     """Replace the store at ``url`` with the backup ``src``; refuses while a daemon holds the store."""
     store_backend = backend_for(url)
@@ -177,7 +179,7 @@ def _mark_restored(url: str, info: BackupInfo, src: Path) -> None:
 
 
 def _pointers_after_restore(
-    info: BackupInfo, registry: FileRegistry | None, move: bool, store: StateStore
+    info: BackupInfo, registry: Registry | None, move: bool, store: StateStore
 ) -> tuple[dict[str, tuple[str | None, str | None]], tuple[str, ...], dict[str, str]]:
     now_pointers = _pointers(registry)
     changes = {

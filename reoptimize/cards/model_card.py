@@ -6,7 +6,7 @@ written into the version directory with everything else, and hashed by its manif
 
 Example::
 
-    card = build_model_card(FileRegistry("registry"), "digits", "2")
+    card = build_model_card(open_registry("registry"), "digits", "2")
     print(card_markdown(card))
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -23,7 +23,8 @@ import pandas as pd
 from reoptimize.cards.card import ModelCard
 from reoptimize.cards.card_text import card_markdown
 from reoptimize.cards.surrogate import Surrogate, fit_surrogate
-from reoptimize.registry.file_registry import FileRegistry, Manifest
+from reoptimize.registry.manifest import Manifest
+from reoptimize.registry.registry import Addendum, Registry
 from reoptimize.train.reference_frames import PREDICTION, read_parquet_bytes
 
 CARD_FILES = ("model_card.md", "model_card.json")
@@ -64,11 +65,10 @@ def card_for(
 
 
 def add_version_with_card(
-    registry: FileRegistry,
+    registry: Registry,
     model: str,
     files: Mapping[str, bytes],
     *,
-    version: str,
     parent: str | None,
     task: str,
     features: Sequence[str],
@@ -78,15 +78,28 @@ def add_version_with_card(
     lineage: Mapping[str, Any],
     extra: Mapping[str, Any],
     reference: pd.DataFrame,
+    version_lineage: Callable[[str], Mapping[str, Any]] = lambda version: {},
 ) -> Manifest:
-    """Write ``files`` as ``version`` of ``model``, with its model card among them."""
-    fields = {"parent": parent, "task": task, "features": tuple(features), "label": label,
-              "classes": tuple(classes), "metrics": metrics, "lineage": lineage}  # fmt: skip
-    card = card_for(model=model, version=version, files=files, extra=extra, reference=reference,
-                    onnx_bytes=files["model.onnx"], **fields)  # fmt: skip
+    """Write ``files`` as the next version of ``model``, with its model card among them.
+
+    The registry assigns the version; the card, and the lineage entries ``version_lineage``
+    returns for it (a verdict that names the new version), are built once it has.
+    """
+    features, classes = tuple(features), tuple(classes)
+
+    def finish(version: str) -> Addendum:
+        named = dict(version_lineage(version))
+        card = card_for(
+            model=model, version=version, parent=parent, task=task, features=features, label=label,
+            classes=classes, metrics=metrics, lineage={**lineage, **named}, files=files, extra=extra,
+            reference=reference, onnx_bytes=files["model.onnx"],
+        )  # fmt: skip
+        return Addendum(files=card_files(card), lineage=named)
+
     return registry.add_version(
-        model, {**files, **card_files(card)}, version=version, extra=dict(extra), **fields
-    )
+        model, files, parent=parent, task=task, features=features, label=label, classes=classes,
+        metrics=metrics, lineage=lineage, extra=dict(extra), finish=finish,
+    )  # fmt: skip
 
 
 def card_files(card: ModelCard) -> dict[str, bytes]:
@@ -97,7 +110,7 @@ def card_files(card: ModelCard) -> dict[str, bytes]:
     }
 
 
-def build_model_card(registry: FileRegistry, model: str, version: str) -> ModelCard:
+def build_model_card(registry: Registry, model: str, version: str) -> ModelCard:
     """The card of a stored version, built from its verified manifest, reference and model."""
     manifest = registry.verify(model, version)
     reference = pd.DataFrame()

@@ -16,7 +16,9 @@ import pandas as pd
 from reoptimize.cards.model_card import add_version_with_card
 from reoptimize.families.family import family_of
 from reoptimize.gate.evaluation import evaluate
-from reoptimize.registry.file_registry import FileRegistry, Manifest, RegistryError
+from reoptimize.registry.manifest import Manifest
+from reoptimize.registry.registry import Registry
+from reoptimize.registry.registry_errors import RegistryError
 from reoptimize.tasks.task import task_named
 from reoptimize.train.recipe import RecipeSpec
 from reoptimize.train.reference_frames import parquet_bytes, predict_frame, read_parquet_bytes
@@ -37,7 +39,7 @@ class VersionError(RegistryError):
 
 
 def train_first_version(
-    registry: FileRegistry,
+    registry: Registry,
     model: str,
     recipe: Mapping[str, Any] | RecipeSpec,
     data: pd.DataFrame,
@@ -110,7 +112,6 @@ def train_first_version(
         registry,
         model,
         files,
-        version=registry.next_version(model),
         parent=None,
         task=spec.task,
         features=features,
@@ -126,7 +127,7 @@ def train_first_version(
 
 
 def register_version(
-    registry: FileRegistry,
+    registry: Registry,
     model: str,
     onnx_bytes: bytes,
     reference: pd.DataFrame,
@@ -210,7 +211,6 @@ def register_version(
         registry,
         model,
         files,
-        version=registry.next_version(model),
         parent=parent,
         task=task,
         features=features,

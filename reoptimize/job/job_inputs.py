@@ -24,7 +24,8 @@ from reoptimize.gate.label_check import check_label_agreement
 from reoptimize.job.goals import trigger_measurements
 from reoptimize.job.job_spec import JobData, JobError, JobSpec
 from reoptimize.onnx.onnx_model import OnnxModel
-from reoptimize.registry.file_registry import FileRegistry, Manifest
+from reoptimize.registry.manifest import Manifest
+from reoptimize.registry.registry import Registry
 from reoptimize.steps.step import Candidate
 from reoptimize.tasks.task import task_named
 from reoptimize.train.recipe import RecipeSpec
@@ -49,7 +50,7 @@ class JobInputs:
     traffic: pd.DataFrame
 
 
-def load_inputs(spec: JobSpec, data: JobData, registry: FileRegistry, recipe: RecipeSpec) -> JobInputs:
+def load_inputs(spec: JobSpec, data: JobData, registry: Registry, recipe: RecipeSpec) -> JobInputs:
     version, manifest = _champion(spec, registry)
     features, label = tuple(data.features), data.label
     if manifest.features and tuple(manifest.features) != features:
@@ -110,7 +111,7 @@ def load_inputs(spec: JobSpec, data: JobData, registry: FileRegistry, recipe: Re
     )
 
 
-def _champion(spec: JobSpec, registry: FileRegistry) -> tuple[str, Manifest]:
+def _champion(spec: JobSpec, registry: Registry) -> tuple[str, Manifest]:
     version = spec.champion_version or registry.production(spec.model)
     if version is None:
         raise JobError(f"model {spec.model!r} has no production version to compare against")

@@ -10,7 +10,7 @@ candidate's metrics and why it was kept or dropped.
 
 Example::
 
-    result = run_job(spec, data, FileRegistry("/var/lib/modelhealthd/registry"))
+    result = run_job(spec, data, open_registry("/var/lib/modelhealthd/registry"))
     print(result.verdict.text())
 """
 
@@ -32,7 +32,7 @@ from reoptimize.job.job_spec import JobData, JobError, JobResult, JobSpec
 from reoptimize.job.plans import Plan, auto_plans, explicit_plan
 from reoptimize.job.search import search
 from reoptimize.job.staging import new_reference, stage_version
-from reoptimize.registry.file_registry import FileRegistry
+from reoptimize.registry.registry import Registry
 from reoptimize.steps.catalog import is_auto, load_step
 from reoptimize.steps.step import TRAFFIC, Candidate, StepInput, require_family
 from reoptimize.train.recipe import RecipeSpec
@@ -48,7 +48,7 @@ INPUT_KINDS = ("vector",)  # what a job can feed a model: rows of float features
 def run_job(
     spec: JobSpec,
     data: JobData,
-    registry: FileRegistry,
+    registry: Registry,
     *,
     progress: Callable[[dict[str, Any]], None] = lambda event: None,
     should_stop: Callable[[], bool] = lambda: False,
@@ -155,7 +155,6 @@ def run_job(
         inputs, data, {n: b.candidate for n, b in candidates.items()}, features, label, spec.cost
     )
     lap("evaluate")
-    version = registry.next_version(spec.model)
     verdicts = {
         name: vetoed(
             decide(
@@ -174,8 +173,7 @@ def run_job(
     labels = {
         n: label_for(n, candidates[n].plan, spec.job_id, single=explicit is not None) for n in candidates
     }
-    if selection.chosen:
-        labels[selection.chosen] = f"v{version}"
+    # The chosen candidate is labelled by the version the registry gives it once it is staged.
     verdicts = {n: replace(v, candidate_label=labels[n]) for n, v in verdicts.items()}
     progress({"stage": "gate", "passed": selection.chosen is not None, "chosen": selection.chosen})
     records = reports(built, measured, verdicts, selection)
@@ -205,17 +203,16 @@ def run_job(
             "data_windows": win,
             "inputs": input_hashes(inputs),
             "steps": list(chosen.step_infos),
-            "gate": verdicts[selection.chosen].to_json(),
             "champion_metrics": measured["champion"].to_json(),
             "candidates": [
                 {k: r[k] for k in ("name", "plan", "status", "reason", "summary")} for r in records
             ],
         }
+        chosen_verdict = verdicts[selection.chosen]
         staged = stage_version(
             registry,
             spec.model,
             chosen.candidate,
-            version=version,
             parent=inputs.champion_version,
             reference=reference,
             holdout_bytes=inputs.holdout_bytes,
@@ -223,7 +220,13 @@ def run_job(
             label=label,
             metrics=measured[selection.chosen].to_json(),
             lineage=lineage,
+            version_lineage=lambda version: {
+                "gate": replace(chosen_verdict, candidate_label=f"v{version}").to_json()
+            },
         ).version
+        labels[selection.chosen] = f"v{staged}"
+        verdicts = {n: replace(v, candidate_label=labels[n]) for n, v in verdicts.items()}
+        records = reports(built, measured, verdicts, selection)
     lap("gate")
     timings["total"] = clock() - started
     return JobResult(

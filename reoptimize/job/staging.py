@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from reoptimize.registry.file_registry import FileRegistry, Manifest
+from reoptimize.registry.manifest import Manifest
+from reoptimize.registry.registry import Registry
 from reoptimize.steps.step import Candidate
 from reoptimize.train.reference_frames import parquet_bytes, predict_frame
 
@@ -60,11 +61,10 @@ def _epoch_seconds(ts: pd.Series) -> np.ndarray:
 
 
 def stage_version(
-    registry: FileRegistry,
+    registry: Registry,
     model: str,
     candidate: Candidate,
     *,
-    version: str,
     parent: str,
     reference: pd.DataFrame,
     holdout_bytes: bytes,
@@ -72,8 +72,12 @@ def stage_version(
     label: str,
     metrics: Mapping[str, Any],
     lineage: Mapping[str, Any],
+    version_lineage: Callable[[str], Mapping[str, Any]] = lambda version: {},
 ) -> Manifest:
-    """Add the candidate as ``version``, with its model card; the production pointer is left alone."""
+    """Add the candidate as the registry's next version, with its model card; production stays.
+
+    ``version_lineage(version)`` gives the lineage entries that name the new version itself.
+    """
     from reoptimize.cards.model_card import add_version_with_card
 
     files: dict[str, bytes] = {
@@ -87,7 +91,6 @@ def stage_version(
         registry,
         model,
         files,
-        version=version,
         parent=parent,
         task=candidate.task,
         features=features,
@@ -97,4 +100,5 @@ def stage_version(
         lineage=lineage,
         extra=candidate.stats,
         reference=reference,
+        version_lineage=version_lineage,
     )

@@ -1,4 +1,4 @@
-"""The file registry: versions with hashed manifests, and an atomic production pointer.
+"""The files backend: versions in folders with hashed manifests, and an atomic production pointer.
 
 Layout::
 
@@ -9,13 +9,14 @@ Layout::
                                       /weights.safetensors   (when torch weights exist)
     <root>/<model>/production          the serving version, replaced atomically
 
-Every file is checked against the manifest's sha256 before a caller gets its path, so a
-tampered or missing artifact is refused before anything deserializes it. Nothing is pickled.
+Versions are numbered 1, 2, 3... per model. A version is written into a staging folder
+(``versions/.staging-<n>-*``) and renamed into place, so a crash leaves no version or a complete
+one; :meth:`FileRegistry.recover` removes what a crash left. Every artifact is checked against
+the manifest's sha256 before a caller gets it. Nothing is pickled.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -23,141 +24,36 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from reoptimize import failpoints
+from reoptimize.registry.atomic_files import atomic_write, fsync_dir, sha256_bytes, sha256_file
+from reoptimize.registry.manifest import Manifest
+from reoptimize.registry.names import (
+    MANIFEST_FILE,
+    NAME_RE,
+    VERSION_RE,
+    check_artifact_name,
+    check_name,
+    check_version,
+)
+from reoptimize.registry.registry import Finish
+from reoptimize.registry.registry_errors import IntegrityError, RegistryError
 
-MANIFEST_SCHEMA = 1
-# \Z, not $: "$" also matches before a final newline, which would let "m\n" through.
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\Z")
-VERSION_RE = re.compile(r"^[1-9][0-9]{0,8}\Z")
-ALLOWED_SUFFIXES = (".onnx", ".json", ".parquet", ".safetensors", ".md", ".html", ".csv")
-
-
-class RegistryError(Exception):
-    """A registry operation that cannot proceed; the message names the model, version or file."""
-
-
-class IntegrityError(RegistryError):
-    """A file is missing or does not match the sha256 its manifest records."""
-
-    def __init__(self, path: Path, expected: str | None, actual: str | None):
-        self.path, self.expected, self.actual = path, expected, actual
-        if actual is None:
-            detail = f"is missing (the manifest expects sha256 {expected})"
-        elif expected is None:
-            detail = f"is not listed in the manifest (actual sha256 {actual})"
-        else:
-            detail = f"has sha256 {actual}, but the manifest expects {expected}"
-        super().__init__(f"{path} {detail}; refusing to load it")
+_STAGING = re.compile(r"^\.staging-(\d+)-")
+Signature = tuple[tuple[str, int, int, int, int], ...]
 
 
-def check_name(name: str, what: str = "model name") -> str:
-    if not isinstance(name, str) or not NAME_RE.match(name) or name in (".", ".."):
-        raise RegistryError(f"invalid {what} {name!r}: expected letters, digits, '_', '.', '-' (at most 63)")
-    return name
-
-
-def check_version(version: str) -> str:
-    if not isinstance(version, str) or not VERSION_RE.match(version):
-        raise RegistryError(f"invalid version {version!r}: expected a positive integer such as '3'")
-    return version
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: Path, data: bytes, failpoint: str | None = None) -> None:
-    """Write a temp file, fsync it, ``os.replace`` it over ``path``, then fsync the directory."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if failpoint:
-            failpoints.hit(failpoint)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    fsync_dir(path.parent)
-
-
-@dataclass(frozen=True)
-class Manifest:
-    model: str
-    version: str
-    files: Mapping[str, str]
-    created_at: float
-    parent: str | None = None
-    task: str = "classification"
-    features: tuple[str, ...] = ()
-    label: str = "label"
-    classes: tuple[Any, ...] = ()
-    metrics: Mapping[str, Any] = field(default_factory=dict)
-    lineage: Mapping[str, Any] = field(default_factory=dict)
-    extra: Mapping[str, Any] = field(default_factory=dict)
-    schema: int = MANIFEST_SCHEMA
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "schema": self.schema,
-            "model": self.model,
-            "version": self.version,
-            "parent": self.parent,
-            "created_at": self.created_at,
-            "task": self.task,
-            "features": list(self.features),
-            "label": self.label,
-            "classes": list(self.classes),
-            "files": dict(self.files),
-            "metrics": dict(self.metrics),
-            "lineage": dict(self.lineage),
-            "extra": dict(self.extra),
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any], source: str) -> Manifest:
-        schema = data.get("schema")
-        if schema != MANIFEST_SCHEMA:
-            raise RegistryError(
-                f"{source}: manifest schema {schema!r} is not supported (expected {MANIFEST_SCHEMA})"
-            )
-        try:
-            return cls(
-                model=data["model"],
-                version=str(data["version"]),
-                parent=data.get("parent"),
-                created_at=float(data["created_at"]),
-                task=data.get("task", "classification"),
-                features=tuple(data.get("features", ())),
-                label=data.get("label", "label"),
-                classes=tuple(data.get("classes", ())),
-                files=dict(data["files"]),
-                metrics=dict(data.get("metrics", {})),
-                lineage=dict(data.get("lineage", {})),
-                extra=dict(data.get("extra", {})),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise RegistryError(f"{source}: malformed manifest ({exc!r})") from None
+def folder_signature(folder: Path) -> Signature:
+    """(name, size, inode, mtime_ns, ctime_ns) of every entry of ``folder``, sorted by name."""
+    entries = []
+    with os.scandir(folder) as it:
+        for entry in it:
+            st = entry.stat(follow_symlinks=False)
+            entries.append((entry.name, st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns))
+    return tuple(sorted(entries))
 
 
 class FileRegistry:
@@ -166,7 +62,25 @@ class FileRegistry:
     def __init__(self, root: str | Path):
         self.root = Path(root)
 
-    # -- paths ---------------------------------------------------------------------------
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> FileRegistry:
+        """Build from ``{"path": ...}`` (the table in :mod:`reoptimize.registry.backends`)."""
+        unknown = sorted(set(settings) - {"path"})
+        if unknown:
+            raise RegistryError(f"registry: unknown setting(s) {unknown} for kind 'files'; expected path")
+        path = settings.get("path")
+        if not isinstance(path, str | os.PathLike) or not os.fspath(path):
+            raise RegistryError(f"registry.path: got {path!r}; a files registry needs its root directory")
+        return cls(os.fspath(path))
+
+    @property
+    def location(self) -> str:
+        return str(self.root)
+
+    def settings(self) -> dict[str, Any]:
+        return {"kind": "files", "path": str(self.root)}
+
+    # -- paths (this backend's own; other code goes through the protocol) -----------------
     def model_dir(self, model: str) -> Path:
         return self.root / check_name(model)
 
@@ -202,7 +116,7 @@ class FileRegistry:
         return text
 
     def manifest(self, model: str, version: str) -> Manifest:
-        path = self.version_dir(model, version) / "manifest.json"
+        path = self.version_dir(model, version) / MANIFEST_FILE
         try:
             data = json.loads(path.read_text())
         except FileNotFoundError:
@@ -217,7 +131,7 @@ class FileRegistry:
         return manifest
 
     def file(self, model: str, version: str, name: str) -> Path:
-        """The verified path of one artifact; raises :class:`IntegrityError` on any mismatch."""
+        """The verified path of one artifact, for tools and tests of this backend only."""
         manifest = self.manifest(model, version)
         path = self.version_dir(model, version) / name
         expected = manifest.files.get(name)
@@ -241,10 +155,19 @@ class FileRegistry:
             data = path.read_bytes()
         except FileNotFoundError:
             raise IntegrityError(path, expected, None) from None
-        actual = hashlib.sha256(data).hexdigest()
+        actual = sha256_bytes(data)
         if expected != actual:
             raise IntegrityError(path, expected, actual)
         return data
+
+    def size(self, model: str, version: str, name: str) -> int:
+        path = self.version_dir(model, version) / name
+        if Path(name).name != name:
+            raise RegistryError(f"{model} v{version}: refusing artifact name {name!r}")
+        try:
+            return path.stat().st_size
+        except FileNotFoundError:
+            raise RegistryError(f"{path} is missing: {model} v{version} has no {name}") from None
 
     def verify(self, model: str, version: str) -> Manifest:
         """Check every file the manifest lists, and that nothing unlisted was planted."""
@@ -253,18 +176,31 @@ class FileRegistry:
         for name in manifest.files:
             self.file(model, version, name)
         for path in vdir.iterdir():
-            if path.name != "manifest.json" and path.name not in manifest.files:
+            if path.name != MANIFEST_FILE and path.name not in manifest.files:
                 raise IntegrityError(path, None, sha256_file(path) if path.is_file() else "directory")
         return manifest
 
+    def change_token(self, model: str, version: str) -> str:
+        """A digest of every entry's name, size, inode, mtime and ctime in the version folder.
+
+        It covers unlisted entries too (a planted file must be noticed), and the ctime, which a
+        writer cannot set back, catches a rewrite that kept the old size and mtime.
+        """
+        folder = self.version_dir(model, version)
+        try:
+            signature = folder_signature(folder)
+        except FileNotFoundError:
+            raise RegistryError(f"{folder} is missing: {model} version {version} does not exist") from None
+        return hashlib.sha256(repr(signature).encode()).hexdigest()
+
     # -- writes --------------------------------------------------------------------------
-    def next_version(self, model: str) -> str:
-        versions = self.versions(model)
+    def _next_version(self, model: str) -> str:
+        # Numbers held by staging folders are taken too: a concurrent or crashed write owns them.
+        taken = {int(v) for v in self.versions(model)}
         staging = self.model_dir(model) / "versions"
-        taken = {int(v) for v in versions}
         if staging.is_dir():
             for p in staging.iterdir():
-                m = re.match(r"^\.staging-(\d+)-", p.name)
+                m = _STAGING.match(p.name)
                 if m:
                     taken.add(int(m.group(1)))
         return str(max(taken, default=0) + 1)
@@ -276,43 +212,36 @@ class FileRegistry:
         *,
         parent: str | None = None,
         task: str = "classification",
-        features: tuple[str, ...] = (),
+        features: Sequence[str] = (),
         label: str = "label",
-        classes: tuple[Any, ...] = (),
+        classes: Sequence[Any] = (),
         metrics: Mapping[str, Any] | None = None,
         lineage: Mapping[str, Any] | None = None,
         extra: Mapping[str, Any] | None = None,
-        version: str | None = None,
+        finish: Finish | None = None,
     ) -> Manifest:
-        """Write a new version: a staging directory first, then one rename into place.
+        """Write the next version: a staging directory first, then one rename into place.
 
         A crash at any point leaves either no version or a complete, hashed one.
         """
         check_name(model)
         versions_dir = self.model_dir(model) / "versions"
         versions_dir.mkdir(parents=True, exist_ok=True)
-        version = check_version(version or self.next_version(model))
+        version = self._next_version(model)
         if "model.onnx" not in files:
             raise RegistryError(f"{model} v{version}: a version needs a model.onnx file")
         staging = Path(tempfile.mkdtemp(prefix=f".staging-{version}-", dir=versions_dir))
         try:
-            hashes: dict[str, str] = {}
-            for name, content in files.items():
-                if (
-                    "/" in name
-                    or name.startswith(".")
-                    or not name.endswith(ALLOWED_SUFFIXES)
-                    or name == "manifest.json"
-                ):
-                    raise RegistryError(f"{model} v{version}: refusing artifact name {name!r}")
-                target = staging / name
-                if isinstance(content, bytes):
-                    target.write_bytes(content)
-                else:
-                    shutil.copyfile(content, target)
-                with open(target, "rb") as fh:
-                    os.fsync(fh.fileno())
-                hashes[name] = sha256_file(target)
+            contents, lineage = dict(files), dict(lineage or {})
+            if finish is not None:
+                addendum = finish(version)
+                clash = sorted(set(addendum.files) & set(contents))
+                if clash:
+                    raise RegistryError(f"{model} v{version}: artifact(s) {clash} given twice")
+                contents.update(addendum.files)
+                lineage.update(addendum.lineage)
+            hashes = {name: self._write_artifact(staging, model, version, name, content)
+                      for name, content in contents.items()}  # fmt: skip
             manifest = Manifest(
                 model=model,
                 version=version,
@@ -324,12 +253,10 @@ class FileRegistry:
                 classes=tuple(classes),
                 files=hashes,
                 metrics=dict(metrics or {}),
-                lineage=dict(lineage or {}),
+                lineage=lineage,
                 extra=dict(extra or {}),
             )
-            (staging / "manifest.json").write_text(json.dumps(manifest.to_json(), indent=2, sort_keys=True))
-            with open(staging / "manifest.json", "rb") as fh:
-                os.fsync(fh.fileno())
+            self._write_artifact(staging, model, version, MANIFEST_FILE, manifest_bytes(manifest))
             fsync_dir(staging)
             failpoints.hit("registry.staging_written")
             final = versions_dir / version
@@ -343,6 +270,19 @@ class FileRegistry:
             shutil.rmtree(staging, ignore_errors=True)
             raise
 
+    @staticmethod
+    def _write_artifact(staging: Path, model: str, version: str, name: str, content: Path | bytes) -> str:
+        if name != MANIFEST_FILE:
+            check_artifact_name(model, version, name)
+        target = staging / name
+        if isinstance(content, bytes):
+            target.write_bytes(content)
+        else:
+            shutil.copyfile(content, target)
+        with open(target, "rb") as fh:
+            os.fsync(fh.fileno())
+        return sha256_file(target)
+
     def set_production(self, model: str, version: str) -> None:
         """Point production at ``version`` after verifying it; the switch is one atomic rename."""
         self.verify(model, version)
@@ -352,9 +292,9 @@ class FileRegistry:
             failpoint="registry.pointer_temp_written",
         )
 
-    def clean_staging(self, model: str) -> list[Path]:
-        """Remove leftovers of interrupted writes (staging dirs, temp pointer files)."""
-        removed: list[Path] = []
+    def recover(self, model: str) -> list[str]:
+        """Remove leftovers of interrupted writes (staging folders, temp pointer files)."""
+        removed: list[str] = []
         mdir = self.model_dir(model)
         for parent in (mdir, mdir / "versions"):
             if not parent.is_dir():
@@ -364,5 +304,10 @@ class FileRegistry:
                     p.name.startswith(".production.") and p.name.endswith(".tmp")
                 ):
                     shutil.rmtree(p) if p.is_dir() else p.unlink()
-                    removed.append(p)
+                    removed.append(str(p))
         return removed
+
+
+def manifest_bytes(manifest: Manifest) -> bytes:
+    """The manifest as this backend stores it: indented, sorted JSON."""
+    return json.dumps(manifest.to_json(), indent=2, sort_keys=True).encode()

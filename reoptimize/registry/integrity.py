@@ -1,11 +1,11 @@
-"""Re-verify a registry version only when its files change on disk.
+"""Re-verify a registry version only when its artifacts change.
 
 Hashing every file of a version at every check would cost a read of the whole model each
-minute. :class:`VerifiedVersions` hashes a version once (:meth:`FileRegistry.verify`: every
-listed file against the manifest's sha256, and no unlisted file), remembers the stat signature
-of its directory, and hashes again whenever that signature changes. The signature holds each
-entry's size, inode, and modification and change times; the change time (ctime) cannot be set
-back by a writer, so a file rewritten in place with its old size and mtime is still noticed.
+minute. :class:`VerifiedVersions` verifies a version once (:meth:`Registry.verify`: every
+listed artifact against the manifest's sha256, and nothing unlisted), remembers the version's
+:meth:`Registry.change_token`, and verifies again whenever the token changes. The files
+backend's token covers each entry's size, inode, and modification and change times, so a file
+rewritten in place with its old size and mtime is still noticed.
 
 Example::
 
@@ -15,46 +15,34 @@ Example::
 
 from __future__ import annotations
 
-import os
 import threading
-from pathlib import Path
 
-from reoptimize.registry.file_registry import FileRegistry, Manifest
-
-Signature = tuple[tuple[str, int, int, int, int], ...]
-
-
-def signature(folder: Path) -> Signature:
-    """(name, size, inode, mtime_ns, ctime_ns) of every entry of ``folder``, sorted by name."""
-    entries = []
-    with os.scandir(folder) as it:
-        for entry in it:
-            st = entry.stat(follow_symlinks=False)
-            entries.append((entry.name, st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns))
-    return tuple(sorted(entries))
+from reoptimize.registry.manifest import Manifest
+from reoptimize.registry.registry import Registry
+from reoptimize.registry.registry_errors import RegistryError
 
 
 class VerifiedVersions:
-    """A cache of verified versions, keyed by model and version, invalidated by any file change."""
+    """A cache of verified versions, keyed by model and version, invalidated by any change."""
 
-    def __init__(self, registry: FileRegistry):
+    def __init__(self, registry: Registry):
         self.registry = registry
-        self._seen: dict[tuple[str, str], tuple[Signature, Manifest]] = {}
+        self._seen: dict[tuple[str, str], tuple[str, Manifest]] = {}
         self._lock = threading.Lock()
 
     def check(self, model: str, version: str) -> Manifest:
         """The version's manifest, after verifying it if anything changed since the last check."""
-        folder = self.registry.version_dir(model, version)
         try:
-            before = signature(folder)
-        except FileNotFoundError:
-            before = ()
+            before: str | None = self.registry.change_token(model, version)
+        except RegistryError:
+            before = None  # a missing version: verify names what is missing
         with self._lock:
             seen = self._seen.get((model, version))
-        if seen is not None and seen[0] == before:
+        if seen is not None and before is not None and seen[0] == before:
             return seen[1]
         manifest = self.registry.verify(model, version)  # raises RegistryError / IntegrityError
-        with self._lock:
-            # The signature taken before hashing: a change during the hash is seen next time.
-            self._seen[(model, version)] = (before, manifest)
+        if before is not None:
+            with self._lock:
+                # The token taken before hashing: a change during the hash is seen next time.
+                self._seen[(model, version)] = (before, manifest)
         return manifest

@@ -78,7 +78,7 @@ def test_example_config_matches_the_unit_directories_and_credentials(monkeypatch
     config = load_config(ROOT / "deploy" / "config.example.yaml")
     state_dir = Path("/var/lib") / settings(DAEMON)["StateDirectory"][0]
     assert config.state == f"sqlite:///{state_dir}/state.db"
-    assert config.registry.parent == state_dir
+    assert config.registry.path.parent == state_dir
     credentials = {c.split(":", 1)[0] for c in settings(DAEMON)["LoadCredential"]}
     assert config.api.token_file == Path("/run/credentials/modelhealthd.service/api-token")
     assert {"api-token", "server-token"} <= credentials

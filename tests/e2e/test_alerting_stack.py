@@ -32,7 +32,7 @@ import yaml
 
 from monitor.demo.stack import Process, cli, free_port, wait_http
 from reoptimize.job.first_versions import register_version
-from reoptimize.registry.file_registry import FileRegistry
+from reoptimize.registry.backends import open_registry
 from tests.support.onnx_models import linear_classifier
 from tests.support.prometheus_process import AlertmanagerServer, PrometheusServer
 from tests.support.queries import (
@@ -95,7 +95,7 @@ def _frame(rows: int, seed: int) -> pd.DataFrame:
 def _register(registry: Path, model: str) -> str:
     weights = np.array([[-3.0, 3.0], [-1.0, 1.0], [0, 0], [0, 0]])
     return register_version(
-        FileRegistry(registry), model, linear_classifier(weights), _frame(400, 1), FEATURES, "label",
+        open_registry(registry), model, linear_classifier(weights), _frame(400, 1), FEATURES, "label",
         task="classification",
     ).version  # fmt: skip
 

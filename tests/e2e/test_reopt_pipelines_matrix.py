@@ -91,9 +91,9 @@ def test_every_pipeline_is_triggered_through_rules_and_gated(tmp_path: Path) -> 
         stop_all([daemon])
         log.close()
 
-    from reoptimize.registry.file_registry import FileRegistry
+    from reoptimize.registry.backends import open_registry
 
-    registry = FileRegistry(tmp_path / "state" / "registry")
+    registry = open_registry(tmp_path / "state" / "registry")
     for name, (pipeline, _, steps) in MATRIX.items():
         job = jobs[name]
         assert job["state"] == "succeeded", (name, job.get("error"))

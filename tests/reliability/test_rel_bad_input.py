@@ -13,7 +13,6 @@ import hashlib
 import hmac
 import json
 import time
-from pathlib import Path
 
 import pytest
 import requests
@@ -366,7 +365,7 @@ def _wait_for_first_check(daemon) -> None:  # noqa: ANN001
 
 def test_bad_requests_get_a_clear_4xx_and_change_nothing(daemon_setup, report) -> None:
     daemon, url, tmp_path, _ = daemon_setup
-    digest = lambda: state_digest(daemon.config.state, Path(daemon.config.registry))  # noqa: E731
+    digest = lambda: state_digest(daemon.config.state, daemon.config.registry.path)  # noqa: E731
     before = digest()
     cases = API_CASES + _grafana_cases()
     session = requests.Session()
@@ -387,7 +386,7 @@ def test_bad_requests_get_a_clear_4xx_and_change_nothing(daemon_setup, report) -
 def test_bad_configs_and_rules_are_refused_by_validate_and_by_reload(daemon_setup, report) -> None:
     daemon, _, tmp_path, config_path = daemon_setup
     runner = CliRunner()
-    before = state_digest(daemon.config.state, Path(daemon.config.registry))
+    before = state_digest(daemon.config.state, daemon.config.registry.path)
     good_text, running = config_path.read_text(), daemon.config
     passes = 0
     for name, (text, says) in BAD_CONFIGS.items():
@@ -412,7 +411,7 @@ def test_bad_configs_and_rules_are_refused_by_validate_and_by_reload(daemon_setu
         assert daemon.config is running, name
         passes += 1
     config_path.write_text(good_text)
-    assert state_digest(daemon.config.state, Path(daemon.config.registry)) == before
+    assert state_digest(daemon.config.state, daemon.config.registry.path) == before
     n = len(BAD_CONFIGS) + len(BAD_RULES)
     report.record("bad input: configs and rules", trials=n, faults=n, passes=passes)
 

@@ -33,7 +33,7 @@ import requests
 import yaml
 
 from reoptimize.job.first_versions import train_first_version
-from reoptimize.registry.file_registry import FileRegistry
+from reoptimize.registry.backends import open_registry
 from tests.reliability.support_http import empty_server
 from tests.reliability.support_state import seed
 from tests.support.alerting import TOKEN, auth, free_port, start_daemon
@@ -116,7 +116,7 @@ def write_window(folder: Path, features: list[dict], now: float) -> list[str]:
 @pytest.fixture
 def daemon_url(tmp_path):
     frame = dataset()
-    registry = FileRegistry(tmp_path / "registry")
+    registry = open_registry(tmp_path / "registry")
     train_first_version(registry, "m", RECIPE, frame.iloc[:1200], FEATURES, "label")
     (tmp_path / "predictions").mkdir()
     with empty_server() as server:

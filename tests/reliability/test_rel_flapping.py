@@ -24,7 +24,7 @@ from monitor.exporter import DaemonMetrics
 from monitor.measurements import Measurements
 from monitor.running_config import RunningConfig
 from monitor.state.store import StateStore
-from reoptimize.registry.file_registry import FileRegistry
+from reoptimize.registry.backends import open_registry
 from rules.loader import parse_rules
 from tests.reliability.support_state import env_int, seed
 
@@ -100,7 +100,7 @@ def test_a_flapping_metric_acts_at_most_once_per_cooldown(tmp_path, report) -> N
     runner = RuleRunner(
         RunningConfig(config, parse_rules(RULES)),
         store,
-        FileRegistry(config.registry),
+        open_registry(config.registry.settings()),
         DaemonMetrics(),
         clock,
     )

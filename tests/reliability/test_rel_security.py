@@ -24,7 +24,8 @@ from typer.testing import CliRunner
 from monitor.cli import app as cli_app
 from monitor.config import parse_config
 from reoptimize.job.first_versions import register_version
-from reoptimize.registry.file_registry import FileRegistry, RegistryError
+from reoptimize.registry.backends import open_registry
+from reoptimize.registry.registry_errors import RegistryError
 from serving.app import create_app as create_server_app
 from tests.reliability.support_http import empty_server
 from tests.reliability.support_state import state_digest
@@ -98,7 +99,7 @@ def test_every_write_endpoint_and_hook_needs_a_token(tmp_path, report) -> None:
             wait_until(lambda: daemon.store.checks.latest("m"), 30, "the first check")
             app = daemon.http_server.config.app.app  # the FastAPI app inside the body-size limit
             writes = sorted((method, _fill(path)) for method, path in write_routes(app))
-            before = state_digest(daemon.config.state, Path(daemon.config.registry))
+            before = state_digest(daemon.config.state, daemon.config.registry.path)
             refused = []
             for method, path in writes:
                 for headers, expected in (
@@ -108,7 +109,7 @@ def test_every_write_endpoint_and_hook_needs_a_token(tmp_path, report) -> None:
                 ):
                     reply = requests.request(method, url + path, json={}, headers=headers, timeout=10)
                     refused.append((method, path, reply.status_code == expected))
-            assert state_digest(daemon.config.state, Path(daemon.config.registry)) == before
+            assert state_digest(daemon.config.state, daemon.config.registry.path) == before
         finally:
             daemon.stop(grace=5)
     # The routes the README promises are among them.
@@ -202,7 +203,7 @@ def test_tokens_come_from_files_and_the_environment_and_are_never_logged(tmp_pat
         body = notification(alert(), source="grafana")
         assert requests.post(api + "/hooks/grafana", json=body, headers=hook).status_code == 401  # unsigned
         # A second version, promoted by hand: the daemon calls the server's reload with its token.
-        register_version(FileRegistry(registry), "m", *_model_parts(), task="classification")
+        register_version(open_registry(registry), "m", *_model_parts(), task="classification")
         reply = requests.post(api + "/api/v1/models/m/promote", json={"version": "2"}, headers=good)
         assert reply.status_code == 200, reply.text
         wait_until(
@@ -271,7 +272,7 @@ def _model_parts():  # noqa: ANN202
 def test_model_names_and_versions_cannot_walk_out_of_the_registry(tmp_path, report) -> None:
     registry_dir = tmp_path / "registry"
     register_model(registry_dir)
-    registry = FileRegistry(registry_dir)
+    registry = open_registry(registry_dir)
     (tmp_path / "secret.json").write_text('{"secret": true}')
     trials = 0
     for name in TRAVERSAL:

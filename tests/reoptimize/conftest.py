@@ -21,19 +21,19 @@ def _trained_root(
 ) -> Path:
     """A registry (trained once per session) whose ``model`` has version 1, trained on ``rows``."""
     from reoptimize.job.first_versions import train_first_version
-    from reoptimize.registry.file_registry import FileRegistry
+    from reoptimize.registry.backends import open_registry
 
     root = factory.mktemp(f"{model}-registry")
-    train_first_version(FileRegistry(root), model, recipe, rows, features, "label")
+    train_first_version(open_registry(root), model, recipe, rows, features, "label")
     return root
 
 
-def _private_copy(root: Path, dest: Path):  # noqa: ANN202 - a FileRegistry
+def _private_copy(root: Path, dest: Path):  # noqa: ANN202 - a files registry
     """A copy of a session registry, so a test may add versions."""
-    from reoptimize.registry.file_registry import FileRegistry
+    from reoptimize.registry.backends import open_registry
 
     shutil.copytree(root, dest)
-    return FileRegistry(dest)
+    return open_registry(dest)
 
 
 FEATURES = tuple(f"px{i}" for i in range(64))

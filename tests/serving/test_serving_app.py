@@ -130,7 +130,7 @@ def test_refused_requests_are_not_logged(server):
 
 
 def test_without_production_version_the_server_waits_for_a_reload(tmp_path: Path, make_classifier):
-    from reoptimize.registry.file_registry import FileRegistry
+    from reoptimize.registry.backends import open_registry
 
     root = tmp_path / "empty-registry"
     metrics = CollectorRegistry()
@@ -144,7 +144,7 @@ def test_without_production_version_the_server_waits_for_a_reload(tmp_path: Path
             metrics.get_sample_value("modelserver_errors_total", {"model": "tiny", "kind": "not_ready"}) == 1
         )
 
-        registry = FileRegistry(root)
+        registry = open_registry(root)
         registry.add_version("tiny", {"model.onnx": make_classifier("v1")}, features=("a", "b", "c", "d"))
         registry.set_production("tiny", "1")
         reload = requests.post(running.url + "/-/reload", headers={"Authorization": "Bearer t"}, timeout=10)
@@ -173,7 +173,7 @@ def test_model_failure_is_a_500_counted_as_model_error(tmp_path: Path):
     """A model that runs on one row (the load check) but fails on two: Reshape to a fixed [1, 4]."""
     from onnx import TensorProto, helper, numpy_helper
 
-    from reoptimize.registry.file_registry import FileRegistry
+    from reoptimize.registry.backends import open_registry
 
     graph = helper.make_graph(
         [
@@ -191,7 +191,7 @@ def test_model_failure_is_a_500_counted_as_model_error(tmp_path: Path):
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
-    registry = FileRegistry(tmp_path)
+    registry = open_registry(tmp_path)
     registry.add_version("fragile", {"model.onnx": model.SerializeToString()}, features=("a", "b", "c", "d"))
     registry.set_production("fragile", "1")
     metrics = CollectorRegistry()

@@ -21,7 +21,7 @@ from monitor.config import load_config
 from monitor.daemon.service import Daemon
 from monitor.daemon.wiring import build_daemon
 from reoptimize.job.first_versions import register_version
-from reoptimize.registry.file_registry import FileRegistry
+from reoptimize.registry.backends import open_registry
 from tests.support.onnx_models import linear_classifier
 
 TOKEN = "hook-test-token"
@@ -52,7 +52,7 @@ def register_model(registry_dir: Path, model: str = "m", rows: int = 300) -> Non
     frame["label"] = (frame["a"] > 0).astype(int)
     onnx_bytes = linear_classifier(np.array([[-3.0, 3.0], [0, 0], [0, 0]]))
     register_version(
-        FileRegistry(registry_dir), model, onnx_bytes, frame, ("a", "b", "c"), "label", task="classification"
+        open_registry(registry_dir), model, onnx_bytes, frame, ("a", "b", "c"), "label", task="classification"
     )
 
 

@@ -27,7 +27,8 @@ from monitor.state.store import StateStore
 from reoptimize.executors.local_executor import LocalExecutor
 from reoptimize.gate.verdict import GateVerdict
 from reoptimize.job.first_versions import register_version
-from reoptimize.registry.file_registry import FileRegistry
+from reoptimize.registry.backends import open_registry
+from reoptimize.registry.registry import Registry
 from tests.support.job_results import job_result_json
 from tests.support.onnx_models import linear_classifier
 
@@ -39,7 +40,7 @@ TRIGGER = {"rule": "feature-drift", "source": "rule", "at": TRIGGERED_AT, "condi
 class HandledWorld:
     config: Path
     store: StateStore
-    registry: FileRegistry
+    registry: Registry
     root: Path
 
 
@@ -48,7 +49,7 @@ def make_world(root: Path, loopback: Any) -> HandledWorld:
     loopback.handler = lambda req: (200, json.dumps({"version": "2"}).encode(), "application/json")
     frame = pd.DataFrame(np.random.default_rng(0).normal(size=(200, 2)), columns=["a", "b"])
     frame["label"] = (frame["a"] > 0).astype(int)
-    registry = FileRegistry(root / "registry")
+    registry = open_registry(root / "registry")
     for _ in (1, 2):
         register_version(
             registry, "churn", linear_classifier(np.eye(2)), frame, ("a", "b"), "label", "classification"

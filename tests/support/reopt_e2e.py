@@ -106,9 +106,9 @@ def model_entry(folder: Path, name: str, server_port: int, **extra: Any) -> dict
 
 def train_v1(folder: Path, name: str, frame: pd.DataFrame) -> None:
     from reoptimize.job.first_versions import train_first_version
-    from reoptimize.registry.file_registry import FileRegistry
+    from reoptimize.registry.backends import open_registry
 
-    train_first_version(FileRegistry(folder / "state" / "registry"), name, RECIPE, frame, FEATURES, LABEL)
+    train_first_version(open_registry(folder / "state" / "registry"), name, RECIPE, frame, FEATURES, LABEL)
 
 
 def api_get(api: str, path: str, **params: Any) -> Any:

@@ -14,7 +14,8 @@ import pandas as pd
 
 from reoptimize.job.first_versions import register_version
 from reoptimize.onnx.onnx_model import OnnxModel
-from reoptimize.registry.file_registry import FileRegistry, Manifest
+from reoptimize.registry.manifest import Manifest
+from reoptimize.registry.registry import Registry
 from serving.prediction_log_writer import PredictionEntry, PredictionLogWriter
 from tests.support.onnx_models import linear_classifier
 
@@ -27,7 +28,7 @@ def sample_labels(proba: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def register_classifier(
-    registry: FileRegistry,
+    registry: Registry,
     model: str,
     weights: np.ndarray,
     reference: np.ndarray,

@@ -14,16 +14,17 @@ from monitor.check.reference_profile import build_profile, load_profile, profile
 from monitor.config import ModelConfig
 from monitor.drift.detect import detect_drift
 from monitor.sources.scrape_source import ScrapeSource
-from reoptimize.registry.file_registry import FileRegistry
+from reoptimize.registry.backends import open_registry
+from reoptimize.registry.registry import Registry
 from reoptimize.train.reference_frames import parquet_bytes
 from tests.support.traffic import register_classifier
 
 FEATURES = ("a", "b", "c")
 
 
-def _registered_model(tmp_path: Path, seed: int) -> tuple[FileRegistry, ModelConfig]:
+def _registered_model(tmp_path: Path, seed: int) -> tuple[Registry, ModelConfig]:
     rng = np.random.default_rng(seed)
-    registry = FileRegistry(tmp_path / "registry")
+    registry = open_registry(tmp_path / "registry")
     register_classifier(
         registry, "m", np.array([[-2.0, 2.0], [0, 0], [0, 0]]), rng.normal(size=(1500, 3)), FEATURES, rng
     )

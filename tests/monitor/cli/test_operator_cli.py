@@ -24,7 +24,7 @@ from monitor.config import load_config
 from monitor.daemon.wiring import build_daemon
 from monitor.state.store import StateStore
 from reoptimize.job.first_versions import register_version
-from reoptimize.registry.file_registry import FileRegistry
+from reoptimize.registry.backends import open_registry
 from tests.support.onnx_models import linear_classifier
 
 runner = CliRunner()
@@ -36,7 +36,7 @@ def setup(tmp_path: Path, loopback, store_url: str):
     loopback.handler = lambda req: (200, b"", "text/plain")
     frame = pd.DataFrame(np.random.default_rng(0).normal(size=(200, 2)), columns=["a", "b"])
     frame["label"] = (frame["a"] > 0).astype(int)
-    registry = FileRegistry(tmp_path / "registry")
+    registry = open_registry(tmp_path / "registry")
     for name in ("churn", "fraud"):
         register_version(
             registry, name, linear_classifier(np.eye(2)), frame, ("a", "b"), "label", "classification"

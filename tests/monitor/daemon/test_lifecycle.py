@@ -22,7 +22,7 @@ from monitor.daemon.service import Daemon
 from monitor.daemon.wiring import build_daemon
 from monitor.state.daemon_lock import DaemonLock, StoreLockedError, holder, lock_path
 from reoptimize.job.first_versions import register_version
-from reoptimize.registry.file_registry import FileRegistry
+from reoptimize.registry.backends import open_registry
 from tests.support.onnx_models import linear_classifier
 from tests.support.waiting import wait_until
 
@@ -95,7 +95,7 @@ def daemon(tmp_path: Path, loopback):
     loopback.handler = lambda req: (200, b"", "text/plain")
     frame = pd.DataFrame(np.random.default_rng(0).normal(size=(200, 2)), columns=["a", "b"])
     frame["label"] = (frame["a"] > 0).astype(int)
-    registry = FileRegistry(tmp_path / "registry")
+    registry = open_registry(tmp_path / "registry")
     register_version(
         registry, "m", linear_classifier(np.eye(2)), frame, ("a", "b"), "label", "classification"
     )

@@ -20,7 +20,7 @@ import yaml
 from monitor.config import load_config
 from monitor.daemon.wiring import build_daemon
 from reoptimize.job.first_versions import register_version
-from reoptimize.registry.file_registry import FileRegistry
+from reoptimize.registry.backends import open_registry
 from tests.support.binaries import require
 from tests.support.onnx_models import linear_classifier
 from tests.support.waiting import wait_until
@@ -40,7 +40,7 @@ def daemon(tmp_path: Path, loopback):
     rng = np.random.default_rng(0)
     frame = pd.DataFrame(rng.normal(size=(300, 3)), columns=["a", "b", "c"])
     frame["label"] = (frame["a"] > 0).astype(int)
-    registry = FileRegistry(tmp_path / "registry")
+    registry = open_registry(tmp_path / "registry")
     onnx_bytes = linear_classifier(np.array([[-3.0, 3.0], [0, 0], [0, 0]]))  # feature a decides the class
     register_version(registry, "m", onnx_bytes, frame, ("a", "b", "c"), "label", task="classification")
     port = _free_port()
@@ -127,7 +127,7 @@ def test_failing_job_leaves_production_untouched(daemon) -> None:
 
     job = wait_until(ended, 60, f"job {job_id} to end", poll=0.2)
     assert job["state"] == "failed" and "no recipe" in job["error"]
-    assert FileRegistry(d.config.registry).production("m") == "1"
+    assert open_registry(d.config.registry.settings()).production("m") == "1"
 
     def decision_messages() -> list[str]:
         return [x["message"] for x in requests.get(url + "/api/v1/decisions", params={"model": "m"}).json()]

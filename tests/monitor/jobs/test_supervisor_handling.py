@@ -21,7 +21,7 @@ from monitor.promote.promoter import Promoter
 from monitor.running_config import RunningConfig
 from monitor.state.store import StateStore
 from reoptimize import failpoints
-from reoptimize.registry.file_registry import FileRegistry
+from reoptimize.registry.backends import open_registry
 from tests.support.fake_executor import FakeExecutor
 from tests.support.job_results import job_result_json
 
@@ -41,7 +41,7 @@ def world(tmp_path: Path, loopback, store_url: str):
             "models": [{"name": "m", "server": {"url": loopback.url}, "data": {"predictions": "p"}}],
         }
     )
-    registry = FileRegistry(config.registry)
+    registry = open_registry(config.registry.path)
     for i in (1, 2):
         registry.add_version("m", {"model.onnx": f"model {i}".encode()})
     registry.set_production("m", "1")

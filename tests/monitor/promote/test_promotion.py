@@ -25,7 +25,7 @@ def world(tmp_path: Path, loopback, store_url: str):
             ],
         }
     )
-    registry = FileRegistry(config.registry)
+    registry = FileRegistry(config.registry.path)
     for i in (1, 2, 3):
         registry.add_version("m", {"model.onnx": f"model {i}".encode()})
     registry.set_production("m", "1")

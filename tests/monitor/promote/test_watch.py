@@ -13,7 +13,7 @@ from monitor.promote.promoter import Promoter
 from monitor.promote.promotion_watch import PromotionWatch
 from monitor.running_config import RunningConfig
 from monitor.state.store import StateStore
-from reoptimize.registry.file_registry import FileRegistry
+from reoptimize.registry.backends import open_registry
 
 
 class Clock:
@@ -41,7 +41,7 @@ def world(tmp_path: Path, loopback, store_url: str):
             ],
         }
     )
-    registry = FileRegistry(config.registry)
+    registry = open_registry(config.registry.path)
     for i in (1, 2):
         registry.add_version("m", {"model.onnx": f"model {i}".encode()})
     registry.set_production("m", "1")

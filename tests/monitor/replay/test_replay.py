@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from monitor.replay.drift_injection import DriftSpec, apply_drift, shift_images
 from monitor.replay.label_delivery import FileLabelSink, HttpLabelSink, LabelDeliveryError, LabelRecord
 from monitor.replay.traffic_replay import ReplayData, ReplayPlan, ReplayProgress, load_replay_data, run_replay
-from reoptimize.registry.file_registry import FileRegistry
+from reoptimize.registry.backends import open_registry
 from serving.app import create_app
 from serving.server import ServerThread
 
@@ -59,7 +59,7 @@ def make_data(n: int = 300, seed: int = 1) -> ReplayData:
 @pytest.fixture(scope="module")
 def model_server(tmp_path_factory) -> Iterator[tuple[str, Path]]:
     root = tmp_path_factory.mktemp("registry")
-    registry = FileRegistry(root)
+    registry = open_registry(root)
     registry.add_version("tiny", {"model.onnx": tiny_classifier()}, features=COLUMNS, classes=(0, 1, 2))
     registry.set_production("tiny", "1")
     preds = root / "predictions"

@@ -12,7 +12,7 @@ import yaml
 
 from monitor.config import load_config
 from monitor.daemon.wiring import build_daemon
-from reoptimize.registry.file_registry import FileRegistry
+from reoptimize.registry.backends import open_registry
 from tests.support.prometheus import free_port
 from tests.support.traffic import log_traffic, register_classifier
 
@@ -24,7 +24,7 @@ FEATURES = ("a", "b", "c")
 def daemon(tmp_path: Path, loopback):
     loopback.handler = lambda req: (200, b"", "text/plain")
     rng = np.random.default_rng(11)
-    registry = FileRegistry(tmp_path / "registry")
+    registry = open_registry(tmp_path / "registry")
     _, onnx_bytes = register_classifier(
         registry, "m", np.array([[-3.0, 3.0], [0, 0], [0, 0]]), rng.normal(size=(1500, 3)), FEATURES, rng
     )

@@ -16,7 +16,7 @@ from monitor.cli import app
 from monitor.state.backup import backup, read_backup, restore
 from monitor.state.daemon_lock import DaemonLock, StoreLockedError, holder
 from monitor.state.store import StateError, StateStore
-from reoptimize.registry.file_registry import FileRegistry
+from reoptimize.registry.backends import open_registry
 
 DUMP_V1 = Path(__file__).parent / "data" / "state_v1.sql"
 
@@ -24,7 +24,7 @@ DUMP_V1 = Path(__file__).parent / "data" / "state_v1.sql"
 @pytest.fixture
 def world(tmp_path: Path, store_url: str):
     url = store_url.replace(str(tmp_path), str(tmp_path / "state"))
-    registry = FileRegistry(tmp_path / "registry")
+    registry = open_registry(tmp_path / "registry")
     for i in (1, 2):
         registry.add_version("m", {"model.onnx": f"model {i}".encode()})
     registry.set_production("m", "1")

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from reoptimize.job.first_versions import VersionError, register_version, train_first_version
-from reoptimize.registry.file_registry import FileRegistry
+from reoptimize.registry.backends import open_registry
 from reoptimize.train.reference_frames import read_parquet_bytes
 from reoptimize.train.tables import DataError
 
@@ -84,7 +84,7 @@ def wine():
 
 def test_register_version_splits_a_holdout_and_sets_production(tmp_path, wine):
     df, cols, blob = wine
-    registry = FileRegistry(tmp_path)
+    registry = open_registry(tmp_path)
     first = register_version(registry, "wine", blob, df, cols, "label", "classification")
     assert first.version == "1" and registry.production("wine") == "1"
     assert first.classes == ("red", "rose", "white")
@@ -114,7 +114,7 @@ def test_register_version_splits_a_holdout_and_sets_production(tmp_path, wine):
 
 def test_register_version_refuses_what_does_not_fit(tmp_path, wine):
     df, cols, blob = wine
-    registry = FileRegistry(tmp_path)
+    registry = open_registry(tmp_path)
     with pytest.raises(VersionError, match="ONNX Runtime cannot load it"):
         register_version(registry, "wine", b"not onnx", df, cols, "label", "classification")
     with pytest.raises(VersionError, match="takes 13 features; 12 were given"):
