@@ -12,10 +12,10 @@ from monitor.promote.promoter import Promoter, PromotionError
 from monitor.running_config import RunningConfig
 from monitor.state.store import StateStore
 from reoptimize.registry.file_registry import FileRegistry
+from tests.support.fake_registry import MemoryRegistry
 
 
-@pytest.fixture
-def world(tmp_path: Path, loopback, store_url: str):
+def _world(kind: str, tmp_path: Path, loopback, store_url: str):  # noqa: ANN202
     loopback.handler = lambda req: (200, json.dumps({"version": "x"}).encode(), "application/json")
     config = Config.model_validate(
         {
@@ -25,7 +25,8 @@ def world(tmp_path: Path, loopback, store_url: str):
             ],
         }
     )
-    registry = FileRegistry(config.registry.path)
+    # The promoter needs no files: the in-memory registry (ids and an alias, as MLflow has) works too.
+    registry = FileRegistry(config.registry.path) if kind == "files" else MemoryRegistry()
     for i in (1, 2, 3):
         registry.add_version("m", {"model.onnx": f"model {i}".encode()})
     registry.set_production("m", "1")
@@ -37,6 +38,16 @@ def world(tmp_path: Path, loopback, store_url: str):
         store,
         loopback,
     )
+
+
+@pytest.fixture(params=["files", "memory"])
+def world(request: pytest.FixtureRequest, tmp_path: Path, loopback, store_url: str):  # noqa: ANN201
+    return _world(request.param, tmp_path, loopback, store_url)
+
+
+@pytest.fixture
+def files_world(tmp_path: Path, loopback, store_url: str):  # noqa: ANN201 - for tests that reach into the folders
+    return _world("files", tmp_path, loopback, store_url)
 
 
 def test_promote_records_intent_switches_pointer_and_calls_reload(world) -> None:
@@ -51,8 +62,8 @@ def test_promote_records_intent_switches_pointer_and_calls_reload(world) -> None
         promoter.promote("m", "2", reason="again")
 
 
-def test_tampered_version_is_never_promoted(world) -> None:
-    promoter, registry, store, _ = world
+def test_tampered_version_is_never_promoted(files_world) -> None:
+    promoter, registry, store, _ = files_world
     (registry.version_dir("m", "3") / "model.onnx").write_bytes(b"evil")
     with pytest.raises(PromotionError, match="sha256"):
         promoter.promote("m", "3", reason="x")
@@ -85,8 +96,8 @@ def test_failed_reload_is_recorded_and_retried(world) -> None:
     }
 
 
-def test_reconcile_finishes_or_aborts_intents_left_by_a_crash(world) -> None:
-    promoter, registry, store, _ = world
+def test_reconcile_finishes_or_aborts_intents_left_by_a_crash(files_world) -> None:
+    promoter, registry, store, _ = files_world
     # crash after the intent, before the pointer moved: abort, production unchanged
     store.promotions.record_intent("m", "1", "2", "promote", "crash test", 1.0, "j1")
     # crash after the pointer moved, before "done": complete it
