@@ -22,7 +22,7 @@ import yaml
 from monitor.state.daemon_lock import holder
 from monitor.state.store import StateStore
 from reoptimize.job.first_versions import register_version
-from reoptimize.registry.file_registry import FileRegistry
+from reoptimize.registry.backends import open_registry
 from tests.support.daemon_process import DaemonProcess, NotifySocket, wait_until
 from tests.support.onnx_models import linear_classifier
 from tests.support.reopt_e2e import free_port
@@ -34,7 +34,7 @@ RULES = "rules:\n  - {name: steady, when: 'rows >= 0', for: 1h, actions: [{pipel
 
 @pytest.fixture
 def world(tmp_path: Path, loopback, postgres_url: str):  # noqa: ANN201
-    registry = FileRegistry(tmp_path / "registry")
+    registry = open_registry(tmp_path / "registry")
 
     def handler(req):  # noqa: ANN001, ANN202
         if req.path == "/-/reload":
