@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from monitor.alerts.intake import AlertIntake
 from monitor.check.check_locks import CheckLocks
@@ -109,20 +110,6 @@ def build_parts(
     )
 
 
-def build_daemon(
-    config: Config,
-    config_path: Path,
-    *,
-    clock: Callable[[], float] = time.time,
-    store: StateStore | None = None,
-    registry: Registry | None = None,
-    executor: Executor | None = None,
-    serving: ServingSource | None = None,
-    metrics: DaemonMetrics | None = None,
-) -> Daemon:
-    """The daemon for ``config``, with any collaborator given used instead of building it."""
-    parts = build_parts(
-        config, config_path, clock=clock, store=store, registry=registry, executor=executor,
-        serving=serving, metrics=metrics,
-    )  # fmt: skip
-    return Daemon(parts)
+def build_daemon(config: Config, config_path: Path, **replacements: Any) -> Daemon:
+    """The daemon for ``config``; ``replacements`` are :func:`build_parts`'s keyword arguments."""
+    return Daemon(build_parts(config, config_path, **replacements))
