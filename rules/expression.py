@@ -57,7 +57,9 @@ def _truth(value: object) -> Truth:
     return bool(value) if _known(value) else None
 
 
-class KleeneEval(SimpleEval):
+# simpleeval ships no type information, so mypy sees its class as Any and strict mode refuses
+# to subclass it; the handlers below are typed, only the base is unknown.
+class KleeneEval(SimpleEval):  # type: ignore[misc]
     """simpleeval with unknown values: ``None`` flows through arithmetic, comparisons and logic."""
 
     def __init__(self, values: Mapping[str, object]):

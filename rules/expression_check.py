@@ -58,15 +58,15 @@ class _Checker:
         self.encoded = source.encode("utf-8")
         self.uses: list[NameUse] = []
 
-    def column(self, node: ast.AST) -> int:
+    def column(self, node: ast.expr) -> int:
         # ast reports UTF-8 byte offsets; authors count characters.
         chars = len(self.encoded[: node.col_offset].decode("utf-8", errors="ignore"))
         return self.origin[min(chars, len(self.origin) - 1)] + 1
 
-    def error(self, node: ast.AST, problem: str) -> ExpressionError:
+    def error(self, node: ast.expr, problem: str) -> ExpressionError:
         return ExpressionError(self.text, self.column(node), problem)
 
-    def operator_after(self, node: ast.AST) -> tuple[int, str]:
+    def operator_after(self, node: ast.expr) -> tuple[int, str]:
         """The 1-based column and the text, as written, of the operator that follows ``node``."""
         end = len(self.encoded[: node.end_col_offset].decode("utf-8", errors="ignore"))
         while end < len(self.source) and self.source[end] in " )":
@@ -75,7 +75,7 @@ class _Checker:
         match = _OPERATOR_TOKEN.match(self.text, start)
         return start + 1, match.group(0) if match else "?"
 
-    def kind(self, node: ast.AST) -> str:
+    def kind(self, node: ast.expr) -> str:
         if isinstance(node, ast.Name):
             return self._name(node)
         if isinstance(node, ast.Constant):
@@ -96,11 +96,11 @@ class _Checker:
                 raise self.error(node, problem)
         raise self.error(node, f"unsupported construct ({type(node).__name__})")
 
-    def condition(self, node: ast.AST, where: str) -> None:
+    def condition(self, node: ast.expr, where: str) -> None:
         if self.kind(node) == NUMBER:
             raise self.error(node, f"'{where}' needs a condition, got a number; compare it, e.g. 'x > 0.3'")
 
-    def number(self, node: ast.AST, where: str) -> None:
+    def number(self, node: ast.expr, where: str) -> None:
         if self.kind(node) == CONDITION:
             raise self.error(node, f"'{where}' needs a number, got a condition")
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from rules.expression import ExpressionError
 from rules.rule_schema import FieldProblem, Rule
@@ -57,7 +58,7 @@ def describe_rule_errors(
     return problems
 
 
-def _message(err: dict[str, Any], item: dict[str, Any], loc: tuple[Any, ...], cause: Any) -> str:
+def _message(err: ErrorDetails, item: dict[str, Any], loc: tuple[Any, ...], cause: Any) -> str:
     if err["type"] == "missing":
         return "required field is missing"
     if err["type"] == "string_pattern_mismatch" and loc == ("name",):

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 STATE_VERSION = 1
 Phase = Literal["inactive", "pending", "firing"]
@@ -82,22 +82,27 @@ class RuleState:
         unknown = sorted(set(data) - {"version", "state", "last_value", *_TIMES})
         if unknown:
             raise ValueError(f"rule state: unknown field(s) {', '.join(unknown)}")
-        if data.get("state", "inactive") not in PHASES:
-            raise ValueError(
-                f"rule state.state: got {data.get('state')!r}; expected one of {', '.join(PHASES)}"
-            )
-        if data.get("last_value") not in (True, False, None):
-            raise ValueError(
-                f"rule state.last_value: got {data.get('last_value')!r}; expected true, false or null"
-            )
-        for name in _TIMES:
-            value = data.get(name)
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
-            ):
-                raise ValueError(f"rule state.{name}: got {value!r}; expected a Unix time in seconds or null")
-        fields = {k: v for k, v in data.items() if k != "version"}
-        return cls(**{k: (float(v) if k in _TIMES and v is not None else v) for k, v in fields.items()})
+        phase = data.get("state", "inactive")
+        if not _is_phase(phase):
+            raise ValueError(f"rule state.state: got {phase!r}; expected one of {', '.join(PHASES)}")
+        last_value = data.get("last_value")
+        if last_value not in (True, False, None):
+            raise ValueError(f"rule state.last_value: got {last_value!r}; expected true, false or null")
+        times = {name: _time(name, data.get(name)) for name in _TIMES}
+        return cls(state=phase, last_value=last_value, **times)
+
+
+def _is_phase(value: object) -> TypeGuard[Phase]:
+    return value in PHASES
+
+
+def _time(name: str, value: object) -> float | None:
+    """A persisted time field as a float; a bool, a non-number or a non-finite value is an error."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"rule state.{name}: got {value!r}; expected a Unix time in seconds or null")
+    return float(value)
 
 
 def step(

@@ -65,7 +65,9 @@ class GuardVerdict:
 class Guard(Protocol):
     """One stage in front of every action: it allows the proposal or says why not."""
 
-    name: str
+    # Read-only, so that frozen dataclasses (every guard here) satisfy the protocol.
+    @property
+    def name(self) -> str: ...
 
     def check(self, proposal: Proposal, ctx: GuardContext, now: float) -> GuardVerdict: ...
 
