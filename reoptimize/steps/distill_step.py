@@ -100,6 +100,11 @@ class DistillStep:
         train_idx, val_idx = split_validation(n_lab, settings.validation_fraction, settings.seed)
         fit_idx = np.concatenate([train_idx, np.arange(n_lab, len(x_all))])
         if task.has_classes:
+            if predicted.proba is None:  # a converted classifier may emit labels alone
+                raise StepError(
+                    f"distill: the teacher {current.name} gives labels only, no class probabilities; "
+                    "the student learns from the teacher's probabilities"
+                )
             labels = np.full(len(x_all), UNLABELLED, dtype=np.int64)
             labels[:n_lab] = encode_labels(inp.train[inp.label].to_numpy(), task, classes)
             teach = torch.from_numpy(soft_targets(predicted.proba, float(p["temperature"])))

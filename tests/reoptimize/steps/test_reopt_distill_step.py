@@ -81,3 +81,44 @@ def test_a_regressor_can_be_distilled():
     )
     assert out.info["student_hidden"] == [16]
     assert out.info["val_rmse_to_teacher"] < float(frame["label"].std())
+
+
+def _labels_only_classifier(weights: np.ndarray) -> bytes:
+    """A classifier graph whose only output is the label (ArgMax), as some converters emit."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    n_features = weights.shape[0]
+    graph = helper.make_graph(
+        [
+            helper.make_node("MatMul", ["features", "W"], ["z"]),
+            helper.make_node("ArgMax", ["z"], ["label"], axis=1, keepdims=0),
+        ],
+        "labels_only",
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", n_features])],
+        [helper.make_tensor_value_info("label", TensorProto.INT64, ["N"])],
+        [numpy_helper.from_array(weights.astype(np.float32), "W")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+def test_a_teacher_without_class_probabilities_is_refused_by_name():
+    from reoptimize.steps.step import Candidate, StepError, StepInput
+    from reoptimize.train.recipe import RecipeSpec
+
+    rng = np.random.default_rng(0)
+    cols = ("a", "b", "c")
+    frame = pd.DataFrame(rng.standard_normal((60, 3)).astype(np.float32), columns=list(cols))
+    frame["label"] = frame[list(cols)].to_numpy().argmax(axis=1)
+    teacher = Candidate(
+        name="champion",
+        onnx_bytes=_labels_only_classifier(np.eye(3)),
+        task="classification",
+        classes=(0, 1, 2),
+    )
+    recipe = RecipeSpec.from_dict({"factory": "reoptimize.recipes.mlp:mlp", "task": "classification"})
+    with pytest.raises(StepError, match="teacher champion gives labels only"):
+        DistillStep().run(StepInput(teacher, frame, cols, "label", recipe, recipe.training, {}))
