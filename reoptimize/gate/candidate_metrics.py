@@ -46,10 +46,11 @@ class CandidateMetrics:
     def names(cls) -> tuple[str, ...]:
         return tuple(f.name for f in fields(cls))
 
-    def get(self, name: str) -> Any:
+    def get(self, name: str) -> float | None:
         if name not in self.names():
             raise KeyError(f"unknown metric {name!r}; known: {', '.join(self.names())}")
-        return getattr(self, name)
+        value: float | None = getattr(self, name)  # every field is a number or None
+        return value
 
     def to_json(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.names()}

@@ -88,7 +88,9 @@ def noise_floor(policy: Policy, candidate: CandidateMetrics, champion: Candidate
     if not rows or cand is None or champ is None:
         return None
     spread = (cand * (1 - cand) + champ * (1 - champ)) / rows
-    return NOISE_Z * max(spread, 0.0) ** 0.5
+    # float ** float is typed Any (a negative base gives a complex); this base is >= 0.
+    root: float = max(spread, 0.0) ** 0.5
+    return NOISE_Z * root
 
 
 def objective_gain(cand: float, champ: float, policy: Policy) -> float:

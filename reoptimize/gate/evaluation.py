@@ -49,7 +49,8 @@ def _quality(
 def _timing_rows(frames: Sequence[pd.DataFrame | None], features: Sequence[str]) -> np.ndarray:
     for df in frames:
         if df is not None and len(df):
-            return df[list(features)].to_numpy(dtype=np.float32)
+            rows: np.ndarray = df[list(features)].to_numpy(dtype=np.float32)
+            return rows
     raise ValueError("evaluate: no rows to time the models on (holdout, recent and train are all empty)")
 
 
@@ -112,7 +113,8 @@ def evaluate(
     for name, model in loaded.items():
         hold = _quality(model, holdout, features, label, task)
         recent = _quality(model, recent_eval, features, label, task)
-        fit = _quality(model, trains[name], features, label, task)
+        own_train = trains[name]
+        fit = _quality(model, own_train, features, label, task)
         key = task.primary_metric
         gap = task.fit_gap(fit[key], hold[key]) if key in fit and key in hold else None
         speed = speeds[name]
@@ -137,6 +139,6 @@ def evaluate(
             model_size_bytes=len(models[name]),
             holdout_rows=0 if holdout is None else len(holdout),
             recent_rows=0 if recent_eval is None else len(recent_eval),
-            train_rows=0 if trains[name] is None else len(trains[name]),
+            train_rows=0 if own_train is None else len(own_train),
         )
     return out

@@ -4,16 +4,27 @@ vetoes, labels, and one record per plan saying why it was kept or dropped."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
+from reoptimize.gate.candidate_metrics import CandidateMetrics
 from reoptimize.gate.evaluation import evaluate
-from reoptimize.gate.selection import summary
+from reoptimize.gate.selection import Selection, summary
 from reoptimize.gate.verdict import GateVerdict
 from reoptimize.job.job_inputs import JobInputs
 from reoptimize.job.job_spec import JobData
 from reoptimize.job.plans import Plan
 from reoptimize.job.search import Built
 from reoptimize.steps.step import Candidate
+
+
+class MeasureRuns(TypedDict, total=False):
+    """How long to time each model (see :func:`reoptimize.gate.evaluation.evaluate`)."""
+
+    latency_runs: int
+    warmup_runs: int
+    batch_rows: int
+    batch_runs: int
+    blocks: int
 
 
 def measure(
@@ -23,8 +34,8 @@ def measure(
     features: tuple[str, ...],
     label: str,
     cost: Any,
-    **runs: int,
-) -> dict[str, Any]:
+    **runs: Unpack[MeasureRuns],
+) -> dict[str, CandidateMetrics]:
     """The champion and ``candidates`` measured together, on the same rows and CPU."""
     models = {"champion": inputs.champion.onnx_bytes, **{n: c.onnx_bytes for n, c in candidates.items()}}
     return evaluate(
@@ -52,8 +63,11 @@ def label_for(name: str, plan: Plan, job_id: str, *, single: bool) -> str:
 
 
 def reports(
-    built: list[Built], measured: dict[str, Any], verdicts: dict[str, GateVerdict], selection
-) -> list[dict]:  # noqa: ANN001
+    built: list[Built],
+    measured: dict[str, CandidateMetrics],
+    verdicts: dict[str, GateVerdict],
+    selection: Selection,
+) -> list[dict[str, Any]]:
     """One record per plan: its metrics, its verdict, and why it was kept or dropped."""
     out = []
     for b in built:

@@ -27,7 +27,7 @@ from reoptimize.gate.selection import choose
 from reoptimize.gate.verdict import GateVerdict
 from reoptimize.job.goals import goal_of, job_policy
 from reoptimize.job.job_inputs import input_hashes, load_inputs, training_for, windows
-from reoptimize.job.job_report import label_for, measure, reports, vetoed
+from reoptimize.job.job_report import MeasureRuns, label_for, measure, reports, vetoed
 from reoptimize.job.job_spec import JobData, JobError, JobResult, JobSpec
 from reoptimize.job.plans import Plan, auto_plans, explicit_plan
 from reoptimize.job.search import search
@@ -41,7 +41,7 @@ from reoptimize.train.trainer import TrainingCancelled as JobCancelled
 __all__ = ["JobCancelled", "JobData", "JobError", "JobResult", "JobSpec", "run_job"]
 
 DEFAULT_TIME_BUDGET = 600.0
-PROBE_RUNS = {"latency_runs": 300, "batch_runs": 15}
+PROBE_RUNS: MeasureRuns = {"latency_runs": 300, "batch_runs": 15}
 INPUT_KINDS = ("vector",)  # what a job can feed a model: rows of float features
 
 
@@ -146,14 +146,13 @@ def run_job(
         tolerate_errors=auto,
     )
     candidates = {b.name: b for b in built if b.candidate is not None}
+    made = {b.name: b.candidate for b in built if b.candidate is not None}  # the same plans' candidates
     if not candidates:
         failures = "; ".join(f"{b.name} ({b.plan.name}): {b.note}" for b in built)
         raise JobError(f"job {spec.job_id}: no candidate could be built: {failures}")
 
     progress({"stage": "evaluate", "candidates": len(candidates)})
-    measured = measure(
-        inputs, data, {n: b.candidate for n, b in candidates.items()}, features, label, spec.cost
-    )
+    measured = measure(inputs, data, made, features, label, spec.cost)
     lap("evaluate")
     verdicts = {
         name: vetoed(
@@ -182,7 +181,7 @@ def run_job(
     if selection.chosen:
         chosen = candidates[selection.chosen]
         reference = new_reference(
-            chosen.candidate,
+            made[selection.chosen],
             inputs.recent,
             data.unlabelled,
             data.reference,
@@ -212,7 +211,7 @@ def run_job(
         staged = stage_version(
             registry,
             spec.model,
-            chosen.candidate,
+            made[selection.chosen],
             parent=inputs.champion_version,
             reference=reference,
             holdout_bytes=inputs.holdout_bytes,

@@ -89,8 +89,11 @@ def _climb(
     note = f"probe: objective gain {shown}"
     ladder = built.plan.ladder
     if not _feasible(verdict, built.veto):
-        failed = [c.expression for c in verdict.constraints if not c.ok] or [built.veto]
-        note += f"; breaks {'; '.join(map(str, failed))}"
+        # Infeasible: a constraint failed, or else the step vetoed the candidate.
+        failed = [c.expression for c in verdict.constraints if not c.ok]
+        if not failed and built.veto is not None:
+            failed = [built.veto]
+        note += f"; breaks {'; '.join(failed)}"
         if ladder is not None:
             stopped[ladder] = (
                 f"ladder {ladder} stopped: {built.plan.name} broke the policy, so stronger rungs would too"

@@ -55,9 +55,12 @@ def new_reference(
 
 
 def _epoch_seconds(ts: pd.Series) -> np.ndarray:
+    seconds: np.ndarray  # pandas is untyped here
     if pd.api.types.is_datetime64_any_dtype(ts):
-        return ts.map(lambda t: t.timestamp()).to_numpy(dtype=float)
-    return ts.to_numpy(dtype=float)
+        seconds = ts.map(lambda t: t.timestamp()).to_numpy(dtype=float)
+    else:
+        seconds = ts.to_numpy(dtype=float)
+    return seconds
 
 
 def stage_version(
