@@ -59,4 +59,5 @@ def fuse_standardization(onnx_bytes: bytes) -> bytes:
     graph.initializer.extend(remaining)
     graph.initializer.extend(numpy_helper.from_array(v.astype(np.float32), k) for k, v in tensors.items())
     onnx.checker.check_model(model)
-    return model.SerializeToString()
+    serialized: bytes = model.SerializeToString()  # protobuf's Message is untyped here
+    return serialized

@@ -18,8 +18,12 @@ import logging
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import onnx
 
 QUANTIZED_OPS = ("Gemm", "MatMul", "Conv")
 CALIBRATION_METHODS = ("minmax", "percentile", "entropy")
@@ -44,7 +48,7 @@ def _quiet() -> Iterator[None]:
         root.removeFilter(flt)
 
 
-def named_model(onnx_bytes: bytes):
+def named_model(onnx_bytes: bytes) -> onnx.ModelProto:
     """The model with a unique name on every node (the exporter leaves some unnamed)."""
     import onnx
 
@@ -81,10 +85,17 @@ def quantize_dynamic_bytes(
         return out.read_bytes()
 
 
-def _reader(input_name: str, rows: np.ndarray):
+class _CalibrationReader(Protocol):
+    """What the calibrator asks of a reader: the next batch of inputs, or None at the end."""
+
+    def get_next(self) -> dict[str, np.ndarray] | None: ...
+
+
+def _reader(input_name: str, rows: np.ndarray) -> _CalibrationReader:
     from onnxruntime.quantization import CalibrationDataReader
 
-    class RowsReader(CalibrationDataReader):
+    # onnxruntime ships no type information, so its base class is Any to mypy.
+    class RowsReader(CalibrationDataReader):  # type: ignore[misc]
         """Feeds calibration rows in batches of 64 to the calibrator."""
 
         def __init__(self) -> None:
@@ -95,7 +106,7 @@ def _reader(input_name: str, rows: np.ndarray):
                 ]
             )
 
-        def get_next(self):  # noqa: ANN201 - the base class leaves it untyped
+        def get_next(self) -> dict[str, np.ndarray] | None:
             return next(self.batches, None)
 
     return RowsReader()

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
 
 
-def mlp(n_features: int, n_outputs: int, hidden: Sequence[int] | int = (128,), dropout: float = 0.0):
+def mlp(
+    n_features: int, n_outputs: int, hidden: Sequence[int] | int = (128,), dropout: float = 0.0
+) -> torch.nn.Sequential:
     """``Linear -> ReLU (-> Dropout)`` per hidden width, then a linear output layer of ``n_outputs``."""
     import torch
 

@@ -38,7 +38,7 @@ def bake(module: Any) -> None:
 
     for layer, name in _prunable(module):
         if prune.is_pruned(layer):
-            prune.remove(layer, name)
+            prune.remove(layer, name)  # type: ignore[no-untyped-call]  # torch leaves it unannotated
 
 
 def sparsity(module: Any) -> float:

@@ -36,6 +36,8 @@ from reoptimize.train.settings import TrainingSettings
 if TYPE_CHECKING:
     import pandas as pd
 
+    from reoptimize.train.trainer import TrainedModel
+
 __all__ = [
     "NEEDS",
     "RECIPE",
@@ -70,7 +72,7 @@ class Candidate:
     classes: tuple[Any, ...] = ()
     weights: bytes | None = None  # safetensors state_dict of the user module
     stats: Mapping[str, Any] = field(default_factory=dict)  # normalization and recipe, for the manifest
-    trained: Any = None  # a reoptimize.train.trainer.TrainedModel when the step produced torch weights
+    trained: TrainedModel | None = None  # set when the step produced torch weights
     info: Mapping[str, Any] = field(default_factory=dict)  # facts about how it was made
 
 

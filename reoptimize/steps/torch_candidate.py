@@ -57,7 +57,8 @@ EXPORT_SAMPLE_ROWS = 256
 def export_sample(x: np.ndarray, rows: int = EXPORT_SAMPLE_ROWS) -> np.ndarray:
     """Evenly spaced rows of ``x`` for the export's numeric check."""
     x = np.asarray(x, dtype=np.float32)
-    return x[np.linspace(0, len(x) - 1, num=min(len(x), rows)).astype(int)]
+    picked: np.ndarray = x[np.linspace(0, len(x) - 1, num=min(len(x), rows)).astype(int)]
+    return picked
 
 
 def export_candidate(

@@ -19,7 +19,7 @@ Augmentation only ever touches training rows, never validation, holdout or evalu
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -43,7 +43,9 @@ class Augmentation(Protocol):
     must draw all randomness from ``rng`` so that a seed reproduces it.
     """
 
-    name: str
+    # Read-only, so that frozen dataclasses (every augmentation here) satisfy the protocol.
+    @property
+    def name(self) -> str: ...
 
     def apply(
         self, X: np.ndarray, y: np.ndarray, rng: np.random.Generator
@@ -94,20 +96,22 @@ def build(
 ) -> Augmentation:
     """The augmentation a spec names; image kinds need ``image_shape``."""
     s, f = float(spec.strength), float(spec.fraction)
-    if spec.kind in IMAGE_KINDS and image_shape is None:
-        raise AugmentError(
-            f"{where}: kind {spec.kind!r} works on images; set recipe.image_shape such as [8, 8]"
-        )
     if spec.kind == "noise":
         return Noise(s, f, per_feature=image_shape is None)
     if spec.kind == "mixup":
         return Mixup(s, f)
     if spec.kind == "smote":
         return Smote(s, f)
-    if spec.kind == "scale":
-        return Zoom(tuple(image_shape), s, f) if image_shape else Scale(s, f)
-    cls = {"shift": Shift, "rotate": Rotate, "blur": Blur}[spec.kind]
-    return cls(tuple(image_shape), s, f)
+    if spec.kind == "scale" and not image_shape:
+        return Scale(s, f)
+    images: dict[str, Callable[[tuple[int, int], float, float], Augmentation]]
+    images = {"scale": Zoom, "shift": Shift, "rotate": Rotate, "blur": Blur}
+    make = images[spec.kind]
+    if image_shape is None:
+        raise AugmentError(
+            f"{where}: kind {spec.kind!r} works on images; set recipe.image_shape such as [8, 8]"
+        )
+    return make(image_shape, s, f)
 
 
 def build_augmentations(

@@ -15,7 +15,8 @@ from reoptimize.train.augment_tabular import pick_rows
 
 
 def _images(X: np.ndarray, rows: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    return X[rows].reshape(len(rows), *shape).astype(np.float64)
+    picked: np.ndarray = X[rows]
+    return picked.reshape(len(rows), *shape).astype(np.float64)
 
 
 def _flat(images: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -35,7 +36,7 @@ def affine_sample(images: np.ndarray, angle: np.ndarray, zoom: np.ndarray) -> np
     fr, fc = src_r - r0, src_c - c0
     fill = images.reshape(n, -1).min(axis=1)[:, None, None]
     index = np.arange(n)[:, None, None]
-    out = np.zeros_like(src_r)
+    out: np.ndarray = np.zeros_like(src_r)
     for dr, dc, weight in (
         (0, 0, (1 - fr) * (1 - fc)),
         (0, 1, (1 - fr) * fc),

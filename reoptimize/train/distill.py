@@ -32,7 +32,8 @@ def soft_targets(proba: np.ndarray, temperature: float) -> np.ndarray:
     logits = np.log(np.clip(proba.astype(np.float64), PROBA_FLOOR, 1.0)) / temperature
     logits -= logits.max(axis=1, keepdims=True)
     out = np.exp(logits)
-    return (out / out.sum(axis=1, keepdims=True)).astype(np.float32)
+    soft: np.ndarray = (out / out.sum(axis=1, keepdims=True)).astype(np.float32)
+    return soft
 
 
 def kd_classification_loss(temperature: float, alpha: float) -> Callable[..., Any]:

@@ -45,6 +45,10 @@ def serving_module(trained: TrainedModel) -> Any:
     task = task_named(trained.task)
 
     class Serving(torch.nn.Module):
+        # Registered buffers, declared so that mypy knows them as tensors, not Module.__getattr__'s union.
+        mean: torch.Tensor
+        std: torch.Tensor
+
         def __init__(self) -> None:
             super().__init__()
             self.inner = trained.module
@@ -54,7 +58,8 @@ def serving_module(trained: TrainedModel) -> Any:
 
         def forward(self, features: torch.Tensor) -> torch.Tensor:
             out = self.inner((features - self.mean) / self.std)
-            return task.serving_head(out, self.t_mean, self.t_std)
+            head: torch.Tensor = task.serving_head(out, self.t_mean, self.t_std)
+            return head
 
     return Serving().eval()
 
@@ -92,7 +97,9 @@ def export_onnx(
             torch.onnx.export(
                 module,
                 (dummy,),
-                buffer,
+                # The legacy exporter (dynamo=False) writes to a file-like object too, though
+                # the signature names only paths.
+                buffer,  # type: ignore[arg-type]
                 input_names=["features"],
                 output_names=[output],
                 dynamic_axes={"features": {0: "batch"}, output: {0: "batch"}},

@@ -71,7 +71,7 @@ def fit_module(
     for epoch in range(1, epochs + 1):
         module.train()
         total, grad_norm = 0.0, 0.0
-        for batch in torch.randperm(len(xt), generator=generator).split(settings.batch_size):
+        for batch in torch.split(torch.randperm(len(xt), generator=generator), settings.batch_size):
             if should_stop is not None and should_stop():
                 raise TrainingCancelled(f"training stopped on request at epoch {epoch}")
             optimizer.zero_grad()

@@ -45,7 +45,7 @@ def load_factory(reference: str) -> Callable[..., Any]:
         raise RecipeError(
             f"recipe factory {reference!r}: importing {module_name} failed ({type(exc).__name__}: {exc})"
         ) from None
-    factory = getattr(module, attr, None)
+    factory: object = getattr(module, attr, None)
     if factory is None:
         raise RecipeError(f"recipe factory {reference!r}: module {module_name} has no attribute {attr!r}")
     if not callable(factory):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import Any, TypedDict
 
 from reoptimize.train.augment import AugmentSpec
 
@@ -31,6 +31,15 @@ def check_number(
     if high is not None and value >= high:
         raise SettingsError(f"{where}: got {value!r}; expected a value < {high}")
     return value
+
+
+class _Range(TypedDict, total=False):
+    """The keyword arguments of :func:`check_number` that state a field's range."""
+
+    integer: bool
+    low: float
+    strict_low: bool
+    high: float
 
 
 @dataclass(frozen=True)
@@ -65,14 +74,14 @@ class TrainingSettings:
     def with_overrides(self, overrides: Mapping[str, Any], where: str = "training") -> TrainingSettings:
         """A copy with the training fields of ``overrides`` applied; other keys are ignored."""
         values = {k: v for k, v in overrides.items() if k in self.field_names()}
-        checks = {
-            "max_epochs": dict(integer=True, low=1),
-            "batch_size": dict(integer=True, low=1),
-            "patience": dict(integer=True, low=1),
-            "seed": dict(integer=True),
-            "learning_rate": dict(low=0, strict_low=True),
-            "weight_decay": dict(low=0),
-            "validation_fraction": dict(low=0, strict_low=True, high=0.5),
+        checks: dict[str, _Range] = {
+            "max_epochs": _Range(integer=True, low=1),
+            "batch_size": _Range(integer=True, low=1),
+            "patience": _Range(integer=True, low=1),
+            "seed": _Range(integer=True),
+            "learning_rate": _Range(low=0, strict_low=True),
+            "weight_decay": _Range(low=0),
+            "validation_fraction": _Range(low=0, strict_low=True, high=0.5),
         }
         for name, rule in checks.items():
             if name in values:
