@@ -50,7 +50,10 @@ class ChecksRepo:
                     details=dumps(dict(details)),
                 )
             )
-            return int(result.inserted_primary_key[0])
+            key = result.inserted_primary_key
+            if key is None:  # a single-row insert into an autoincrement table always has one
+                raise RuntimeError("insert into checks returned no primary key")
+            return int(key[0])
 
     def latest(self, model: str) -> CheckRecord | None:
         with self.engine.connect() as conn:

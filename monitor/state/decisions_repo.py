@@ -52,7 +52,10 @@ class DecisionsRepo:
                     data=dumps(dict(data or {})),
                 )
             )
-            return int(result.inserted_primary_key[0])
+            key = result.inserted_primary_key
+            if key is None:  # a single-row insert into an autoincrement table always has one
+                raise RuntimeError("insert into decisions returned no primary key")
+            return int(key[0])
 
     def list(
         self,

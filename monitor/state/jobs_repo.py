@@ -78,7 +78,7 @@ class JobsRepo:
 
     def list(
         self, model: str | None = None, states: tuple[str, ...] | None = None, limit: int = 100
-    ) -> list[JobRecord]:
+    ) -> builtins.list[JobRecord]:
         query = select(jobs).order_by(desc(jobs.c.created_at)).limit(limit)
         if model:
             query = query.where(jobs.c.model == model)
@@ -87,7 +87,7 @@ class JobsRepo:
         with self.engine.connect() as conn:
             return [_record(r) for r in conn.execute(query)]
 
-    def active(self, model: str | None = None) -> list[JobRecord]:
+    def active(self, model: str | None = None) -> builtins.list[JobRecord]:
         return self.list(model, ACTIVE_JOB_STATES, limit=10_000)
 
     def _transition(self, job_id: str, from_states: tuple[str, ...], **values: Any) -> bool:
@@ -128,7 +128,7 @@ class JobsRepo:
             values["candidate_version"] = candidate_version
         return self._transition(job_id, ACTIVE_JOB_STATES, **values)
 
-    def unhandled_finished(self) -> list[JobRecord]:
+    def unhandled_finished(self) -> builtins.list[JobRecord]:
         """Finished jobs whose outcome the daemon has not acted on yet (oldest first)."""
         query = (
             select(jobs)

@@ -55,7 +55,10 @@ class PromotionsRepo:
                     created_at=now,
                 )
             )
-            return int(result.inserted_primary_key[0])
+            key = result.inserted_primary_key
+            if key is None:  # a single-row insert into an autoincrement table always has one
+                raise RuntimeError("insert into promotions returned no primary key")
+            return int(key[0])
 
     def finish(
         self,
