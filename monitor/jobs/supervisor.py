@@ -230,7 +230,10 @@ class JobSupervisor:
 
     def _maybe_promote(self, job: JobRecord, text: str, now: float) -> None:
         result = job_result(job)
-        if result is None or not self._promotable(job, result) or not result.verdict.auto_promote:
+        candidate = job.candidate_version
+        if result is None or candidate is None or not self._promotable(job, result):
+            return
+        if not result.verdict.auto_promote:
             return
         earlier = [p for p in self.store.promotions.for_job(job.id) if p.state in ("done", "intent")]
         if earlier:
@@ -244,7 +247,7 @@ class JobSupervisor:
             return
         failpoints.hit("supervisor.promoting")
         try:
-            self.promoter.promote(job.model, job.candidate_version, reason=text, job_id=job.id)
+            self.promoter.promote(job.model, candidate, reason=text, job_id=job.id)
         except PromotionError as exc:  # refused for good (e.g. the version fails verification)
             if not exc.logged:
                 self.store.decisions.append(now, "promotion", str(exc), model=job.model, job_id=job.id)

@@ -18,8 +18,8 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from monitor.config import ConfigError, ModelConfig, load_config
 from monitor.jobs.job_settings import UNRECORDED_PREFIX, JobSettings
@@ -34,15 +34,21 @@ from reoptimize.registry.backends import open_registry
 from reoptimize.steps.catalog import BUILD_SHARE_OF_TIMEOUT, CATALOG
 from reoptimize.steps.step import RECIPE
 
+if TYPE_CHECKING:  # pandas and the job spec load in the worker, late
+    import pandas as pd
+
+    from reoptimize.job.job_spec import JobSpec
+
 log = logging.getLogger("modelhealthd.worker")
 HEARTBEAT_SECONDS = 2.0
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_UNRECORDED = 0, 1, 2, 3
 # How long a finished job keeps trying to write its result while the state store is busy (each
 # attempt already waits SQLite's busy timeout): a result is worth waiting for.
 RECORD_RETRY_SECONDS = 120.0
+T = TypeVar("T")
 
 
-def record(action, what: str, budget: float = RECORD_RETRY_SECONDS):  # noqa: ANN001, ANN201
+def record(action: Callable[[], T], what: str, budget: float = RECORD_RETRY_SECONDS) -> T:
     """Run a state-store action, retrying while the store is locked or busy, up to ``budget`` s."""
     deadline, delay = time.monotonic() + budget, 0.5
     while True:
@@ -59,7 +65,7 @@ def record(action, what: str, budget: float = RECORD_RETRY_SECONDS):  # noqa: AN
 
 def recent_frames(
     model: ModelConfig, features: tuple[str, ...], labels: dict[str, Any], now: float, window: float
-):
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The recent window as two DataFrames: labelled (with request_id and label) and unlabelled."""
     import pandas as pd
 
@@ -96,7 +102,9 @@ class Heartbeat(threading.Thread):
                 log.exception("heartbeat failed")
 
 
-def build_spec(job: JobRecord, model: ModelConfig, timeout: float | None = None, task: str | None = None):
+def build_spec(
+    job: JobRecord, model: ModelConfig, timeout: float | None = None, task: str | None = None
+) -> JobSpec:
     """The job spec of ``job``. A model without a recipe in the config can still run a pipeline
     whose steps declare no need of one (they work from the served ONNX graph, and distill into
     the default MLP recipe's student)."""
