@@ -16,6 +16,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import ASGIApp
 
+from monitor.config import ModelConfig
 from monitor.http.http_guard import BodyLimit, JSONBodyRoute, require_token
 from monitor.http.operations import ApiOperations
 from monitor.promote.promoter import PromotionError
@@ -69,7 +70,7 @@ def create_api(
     auth = Depends(require_token(daemon.api_token))
     store = daemon.store
 
-    def known_model(name: str):  # noqa: ANN202
+    def known_model(name: str) -> ModelConfig:
         try:
             check_name(name)
             return daemon.config.model(name)
@@ -132,7 +133,9 @@ def create_api(
         return [{"rule": r, "model": m, **s} for (r, m), s in sorted(store.rule_states.load(model).items())]
 
     @app.get("/api/v1/jobs")
-    def jobs(model: str | None = None, state: str | None = None, limit: int = Query(50, ge=1, le=1000)):  # noqa: ANN202
+    def jobs(
+        model: str | None = None, state: str | None = None, limit: int = Query(50, ge=1, le=1000)
+    ) -> list[dict[str, Any]]:
         return [j.to_json() for j in store.jobs.list(model, (state,) if state else None, limit)]
 
     @app.get("/api/v1/jobs/{job_id}")

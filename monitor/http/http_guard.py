@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import HTTPException, Request, Response
 from fastapi.routing import APIRoute
 from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving.json_body import JSONBodyError, read_json
 
@@ -87,11 +88,11 @@ class BodyLimit:
     server closes the connection instead.
     """
 
-    def __init__(self, app, max_bytes: int):  # noqa: ANN001
+    def __init__(self, app: ASGIApp, max_bytes: int):
         self.app = app
         self.max_bytes = max_bytes
 
-    async def __call__(self, scope, receive, send):  # noqa: ANN001
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -111,13 +112,13 @@ class BodyLimit:
 class _Exchange:
     """The receive and send of one request under a body limit (see :class:`BodyLimit`)."""
 
-    def __init__(self, receive, send, max_bytes: int):  # noqa: ANN001
+    def __init__(self, receive: Receive, send: Send, max_bytes: int):
         self._receive, self._send, self.max_bytes = receive, send, max_bytes
         self.seen = 0
         self.started = False  # the app has sent http.response.start
         self.cut = False  # the limit has ended the exchange; the app may no longer send
 
-    async def receive(self) -> dict:
+    async def receive(self) -> Message:
         if self.cut:
             return {"type": "http.disconnect"}
         message = await self._receive()
@@ -130,7 +131,7 @@ class _Exchange:
                 return {"type": "http.disconnect"}
         return message
 
-    async def send(self, message: dict) -> None:
+    async def send(self, message: Message) -> None:
         if self.cut:
             return
         if message["type"] == "http.response.start":
@@ -138,7 +139,7 @@ class _Exchange:
         await self._send(message)
 
 
-async def _reject(send, max_bytes: int) -> None:  # noqa: ANN001
+async def _reject(send: Send, max_bytes: int) -> None:
     body = f'{{"detail":"request body larger than {max_bytes} bytes"}}'.encode()
     await send(
         {
