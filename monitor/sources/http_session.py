@@ -11,20 +11,37 @@ server that is slow now would only double the wait), never a method other than G
 
 from __future__ import annotations
 
+from types import TracebackType
+from typing import TYPE_CHECKING, Self
+
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
+if TYPE_CHECKING:
+    from urllib3.connectionpool import ConnectionPool
+    from urllib3.response import BaseHTTPResponse
+
 
 class StaleConnectionRetry(Retry):
     """urllib3's ``Retry`` for one more try of a GET after a connect or read error that is not a timeout."""
 
-    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):  # noqa: ANN001, ANN201
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: BaseHTTPResponse | None = None,
+        error: Exception | None = None,
+        _pool: ConnectionPool | None = None,
+        _stacktrace: TracebackType | None = None,
+    ) -> Self:
         if isinstance(error, ReadTimeoutError):
             raise error  # as urllib3 does with read=False: requests reports it as ReadTimeout
         if isinstance(error, ConnectTimeoutError) and not isinstance(error, NewConnectionError):
-            raise MaxRetryError(_pool, url, error) from error  # requests reports it as ConnectTimeout
+            # requests reports it as ConnectTimeout. MaxRetryError annotates its pool as required, yet
+            # takes None and urllib3's own Retry.increment hands it an optional pool just like this one.
+            raise MaxRetryError(_pool, url, error) from error  # type: ignore[arg-type]
         return super().increment(method, url, response, error, _pool, _stacktrace)
 
 

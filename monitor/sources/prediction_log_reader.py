@@ -12,13 +12,14 @@ import json
 import math
 import re
 from collections import deque
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 _HOURLY = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2})")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
@@ -139,6 +140,10 @@ class _ChunkBuilder:
         self.features = list(features)
         self.index = {f: i for i, f in enumerate(self.features)}
         self.categorical = set(categorical)
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget the rows added so far (they were built into a chunk); schema findings restart too."""
         self.at: list[float] = []
         self.ids: list[str] = []
         self.versions: list[str] = []
@@ -195,10 +200,6 @@ class _ChunkBuilder:
         self.values.append(row)
         self.preds.append(prediction)
         self.conf.append(conf)
-
-    def clear(self) -> None:
-        """Forget the rows added so far (they were built into a chunk); schema findings restart too."""
-        self.__init__(self.features, self.categorical)  # type: ignore[misc]
 
     def build(self) -> _Chunk | None:
         if not self.at:
@@ -357,7 +358,9 @@ class PredictionLogReader:
     def _flush_full(self, builder: _ChunkBuilder) -> None:
         # A backlog becomes chunks of CHUNK_ROWS: its parsed Python objects never pile up at once.
         if len(builder.at) >= CHUNK_ROWS:
-            self.chunks.append(builder.build())  # type: ignore[arg-type]
+            chunk = builder.build()
+            if chunk is not None:  # never None here: the builder holds CHUNK_ROWS rows
+                self.chunks.append(chunk)
             builder.clear()
 
     def window(self, start: float, end: float) -> PredictionWindow:
@@ -390,13 +393,15 @@ class PredictionLogReader:
         parts = [(c, (c.at >= start) & (c.at <= end)) for c in self.chunks]
         parts = [(c, m) for c, m in parts if m.any()]
 
-        def cat(get, dtype) -> np.ndarray:  # noqa: ANN001
+        def cat(get: Callable[[_Chunk], np.ndarray], dtype: npt.DTypeLike) -> np.ndarray:
             arrays = [get(c)[m] for c, m in parts]
             return np.concatenate(arrays) if arrays else np.array([], dtype=dtype)
 
+        def column(name: str) -> Callable[[_Chunk], np.ndarray]:
+            return lambda c: c.columns[name]
+
         columns = {
-            f: _widen(cat(lambda c, f=f: c.columns[f], object if f in self.categorical else np.float64))
-            for f in self.features
+            f: _widen(cat(column(f), object if f in self.categorical else np.float64)) for f in self.features
         }
         null_counts = dict.fromkeys(self.features, 0)
         for c, m in parts:

@@ -92,10 +92,9 @@ class PrometheusSource:
     def query(self, promql: str, at: float) -> float | None:
         """One instant query; ``None`` for an empty or non-finite result, PrometheusError on failure."""
         url = self.config.url.rstrip("/") + "/api/v1/query"
+        params: dict[str, str | float] = {"query": promql, "time": at}
         try:
-            response = self.session.get(
-                url, params={"query": promql, "time": at}, timeout=self.config.timeout
-            )
+            response = self.session.get(url, params=params, timeout=self.config.timeout)
         except requests.Timeout:
             raise PrometheusError(f"{url} did not answer within {self.config.timeout:g}s") from None
         except requests.RequestException as exc:

@@ -85,8 +85,7 @@ def _bucket_increase(samples: list[Sample]) -> list[tuple[float, float]]:
     out = []
     for bound in bounds:
         series = [dict(s.buckets).get(bound) for s in samples]
-        series = [v for v in series if v is not None]
-        out.append((bound, increase(series)))
+        out.append((bound, increase([v for v in series if v is not None])))
     return out
 
 
@@ -153,7 +152,7 @@ class ScrapeSource:
             return ServingSignals(
                 source=self.name,
                 up=True,
-                values=ServingSignals.unknown(self.name, "").values | {"memory_bytes": sample.memory_bytes},
+                values={**ServingSignals.unknown(self.name, "").values, "memory_bytes": sample.memory_bytes},
                 reason="first sample; rates need two scrapes",
             )
         return ServingSignals(source=self.name, up=True, values=signals_from_samples(list(history), model))
