@@ -153,7 +153,7 @@ def save_profile(path: Path, profile: ReferenceProfile, key: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(temporary, "wb") as fh:
-        np.savez(fh, **arrays)
+        np.savez(fh, allow_pickle=False, **arrays)  # object columns were stored as strings above
     os.replace(temporary, path)
 
 
@@ -174,6 +174,10 @@ def load_profile(path: Path, key: str) -> ReferenceProfile | None:
                 fields = {f: meta[f] for f in _COLUMN_FIELDS}
                 sorted_values = _frozen(data[f"c{i}_sorted"]) if f"c{i}_sorted" in data else None
                 if meta["distinct"]:
+                    if sorted_values is None:  # written only beside its sorted values: a damaged file
+                        raise ValueError(
+                            f"column {meta['name']!r} is marked distinct but has no sorted values"
+                        )
                     categories = sorted_values
                     counts = np.broadcast_to(np.int64(1), sorted_values.shape)
                 else:

@@ -108,3 +108,24 @@ def test_with_a_cache_a_view_reads_its_profile_per_check_and_rebuilds_a_lost_one
     assert len(list(cache.glob("m/*.npz"))) == 1
     held = Checker(registry, ScrapeSource(), lambda _m, _n: {}).view(model)  # no cache: held in memory
     assert held.profile is held.profile
+
+
+def test_a_profile_whose_distinct_column_lost_its_sorted_values_is_ignored_as_unreadable(
+    tmp_path: Path, caplog
+) -> None:
+    import pandas as pd
+
+    rng = np.random.default_rng(9)
+    frame = pd.DataFrame({f: rng.normal(size=500) for f in FEATURES})  # every value distinct
+    frame["_prediction"], frame["label"] = rng.integers(0, 3, 500), rng.integers(0, 3, 500)
+    path, key = tmp_path / "p.npz", profile_key("sha", FEATURES, "label", {})
+    save_profile(path, build_profile(parquet_bytes(frame), FEATURES, "label", {}, "test"), key)
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {name: data[name] for name in data.files}
+    assert "c0_sorted" in arrays and "c0_categories" not in arrays  # stored as a distinct column
+    del arrays["c0_sorted"]  # the header still says distinct: a damaged or foreign file
+    with open(path, "wb") as fh:
+        np.savez(fh, allow_pickle=False, **arrays)
+    with caplog.at_level(logging.WARNING):
+        assert load_profile(path, key) is None
+    assert "unreadable reference profile" in caplog.text and "'a' is marked distinct" in caplog.text
