@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 MIN_ROWS = 50
 
@@ -25,8 +26,8 @@ MIN_ROWS = 50
 class Calibration:
     """A non-decreasing map from confidence to P(correct): linear between ``points``, flat outside."""
 
-    points: np.ndarray  # confidences, increasing
-    values: np.ndarray  # calibrated P(correct) at those confidences, non-decreasing
+    points: npt.NDArray[np.float64]  # confidences, increasing
+    values: npt.NDArray[np.float64]  # calibrated P(correct) at those confidences, non-decreasing
     rows: int
     reference_accuracy: float
 

@@ -17,12 +17,13 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from monitor.check.reference_profile import build_profile, save_profile
 from reoptimize.registry.backends import open_registry
 
 
-def run(jobs: list[dict]) -> list[dict]:
+def run(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Build and save every job's profile; returns one error record per failed job."""
     errors = []
     for job in jobs:

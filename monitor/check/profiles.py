@@ -15,6 +15,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, TypedDict
 
 from monitor.check.reference_profile import ReferenceProfile, build_profile, load_profile, profile_key
 from monitor.config import ModelConfig
@@ -28,6 +29,19 @@ WORKER_TIMEOUT = 900.0
 
 class ProfileError(RuntimeError):
     """A reference profile could not be built; the message names the model, version and cause."""
+
+
+class ProfileJob(TypedDict):
+    """One profile for ``monitor.check.profile_worker`` to build; it travels as JSON."""
+
+    registry: dict[str, Any]  # the registry's settings
+    model: str
+    version: str
+    features: list[str]
+    label: str
+    methods: dict[str, str]
+    out: str
+    key: str
 
 
 class ProfileStore:
@@ -45,7 +59,7 @@ class ProfileStore:
         # Checks run on several threads: one builds the missing profiles, the others wait for it.
         self._building = threading.Lock()
 
-    def _job(self, model: ModelConfig, manifest: Manifest, features: tuple[str, ...]) -> dict:
+    def _job(self, model: ModelConfig, manifest: Manifest, features: tuple[str, ...]) -> ProfileJob:
         methods = dict(model.check.drift_methods)
         key = profile_key(manifest.files.get("reference.parquet", ""), features, manifest.label, methods)
         out = self.cache / model.name / f"v{manifest.version}-{key}.npz" if self.cache else None
@@ -76,7 +90,7 @@ class ProfileStore:
             raise ProfileError(f"{model.name} v{manifest.version}: reference profile: {why}")
         return built, False
 
-    def _other_missing(self, skip: str) -> list[dict]:
+    def _other_missing(self, skip: str) -> list[ProfileJob]:
         jobs = []
         for other in self.models():
             if other.name == skip:
@@ -93,7 +107,7 @@ class ProfileStore:
                 jobs.append(job)
         return jobs
 
-    def _build(self, jobs: list[dict]) -> dict[str, str]:
+    def _build(self, jobs: list[ProfileJob]) -> dict[str, str]:
         """Run the worker on ``jobs``; returns the error message per model that failed."""
         log.info("building %d reference profile(s) in a worker process", len(jobs))
         try:

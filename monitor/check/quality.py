@@ -42,8 +42,9 @@ def _numeric_counts(values: np.ndarray, gaps: int) -> tuple[int, int, int]:
 
 def _unseen(values: np.ndarray, stats_categories: np.ndarray, numeric: bool) -> np.ndarray:
     if numeric:
-        present = values[np.isfinite(values)]
-        return present[~np.isin(present, stats_categories)]
+        finite: np.ndarray = values[np.isfinite(values)]
+        unseen: np.ndarray = finite[~np.isin(finite, stats_categories)]
+        return unseen
     present = np.array([v for v in values.tolist() if v is not None], dtype=object)
     known = set(stats_categories.tolist())
     return np.array([v for v in present.tolist() if v not in known], dtype=object)
