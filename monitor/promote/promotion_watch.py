@@ -14,6 +14,7 @@ import logging
 import math
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from monitor.config import Config, ModelConfig
 from monitor.measurements import Measurements
@@ -118,6 +119,11 @@ class PromotionWatch:
     ) -> tuple[Mapping[str, float], Mapping[str, float], int]:
         # The previous version is judged as it was doing when it was replaced: its checks in the
         # last check window before the switch (at least its last check), not its better days.
+        switched = promotion.finished_at
+        if switched is None:  # after_check watches only finished promotions
+            raise ValueError(
+                f"promotion {promotion.id} of {model.name} has not finished; nothing to watch yet"
+            )
         window = model.check.window
         since = promotion.created_at - max(model.watch.period, window)
         checks = self.store.checks.list(model.name, limit=10_000, since=since)
@@ -126,8 +132,8 @@ class PromotionWatch:
             -1:
         ]
         before = mean_values(recent, (*PER_VERSION, *PER_WINDOW))
-        new = [c for c in checks if c.version == promotion.to_version and c.at >= promotion.finished_at]
-        settled = [c for c in new if c.at >= promotion.finished_at + window]
+        new = [c for c in checks if c.version == promotion.to_version and c.at >= switched]
+        settled = [c for c in new if c.at >= switched + window]
         need = model.watch.min_checks
         after = mean_values(new, PER_VERSION, need) | mean_values(settled, PER_WINDOW, need)
         if "accuracy" in before and "accuracy" not in after:
@@ -137,7 +143,9 @@ class PromotionWatch:
             after.pop("estimated_accuracy", None)
         return before, after, len(new)
 
-    def _roll_back(self, model: ModelConfig, promotion: PromotionRecord, text: str, data: Mapping) -> None:
+    def _roll_back(
+        self, model: ModelConfig, promotion: PromotionRecord, text: str, data: Mapping[str, Any]
+    ) -> None:
         reason = f"post-promotion watch: v{promotion.to_version} {text}"
         log.warning(reason, extra={"model": model.name, "job": promotion.job_id})
         try:
