@@ -50,12 +50,14 @@ def benjamini_hochberg(p_values: Sequence[float], level: float) -> list[bool]:
 
 def apply_fdr(columns: Sequence[ScoredColumn], level: float) -> list[ScoredColumn]:
     """Replace each p-value column's verdict with the Benjamini-Hochberg decision across them."""
-    indices = [
-        i for i, column in enumerate(columns) if _is_p_value(column) and column.verdict.score is not None
+    scored = [
+        (i, column.verdict.score)
+        for i, column in enumerate(columns)
+        if _is_p_value(column) and column.verdict.score is not None
     ]
-    decisions = benjamini_hochberg([columns[i].verdict.score for i in indices], level)  # type: ignore[misc]
+    decisions = benjamini_hochberg([p_value for _, p_value in scored], level)
     adjusted = list(columns)
-    for i, rejected in zip(indices, decisions, strict=True):
+    for (i, _), rejected in zip(scored, decisions, strict=True):
         verdict = dataclasses.replace(columns[i].verdict, drifted=rejected)
         adjusted[i] = dataclasses.replace(columns[i], verdict=verdict)
     return adjusted
