@@ -58,6 +58,38 @@ def call(
     return response.json()
 
 
+def call_object(
+    method: str,
+    base: str,
+    path: str,
+    *,
+    token: str | None = None,
+    params: dict[str, Any] | None = None,
+    json: Any = None,
+) -> dict[str, Any]:
+    """:func:`call` for an endpoint that answers a JSON object; any other answer exits 1, naming it."""
+    answer = call(method, base, path, token=token, params=params, json=json)
+    if not isinstance(answer, dict):
+        raise fail(_unexpected(base, path, answer, "a JSON object"))
+    return answer
+
+
+def call_list(
+    method: str, base: str, path: str, *, token: str | None = None, params: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """:func:`call` for an endpoint that answers a list of JSON objects; any other answer exits 1."""
+    answer = call(method, base, path, token=token, params=params)
+    if not isinstance(answer, list) or not all(isinstance(item, dict) for item in answer):
+        raise fail(_unexpected(base, path, answer, "a list of JSON objects"))
+    return answer
+
+
+def _unexpected(base: str, path: str, answer: Any, expected: str) -> str:
+    shown = repr(answer)
+    shown = shown if len(shown) <= 120 else shown[:117] + "..."
+    return f"the daemon's API at {base} answered {path} with {shown}; expected {expected}"
+
+
 def read_token(path: Path | None) -> str | None:
     if path is None:
         return None

@@ -12,14 +12,18 @@ from __future__ import annotations
 import getpass
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from monitor.cli.common import EXIT_USAGE, ConfigOption, config_or_exit, fail, print_json
 from monitor.config import Config
 
+if TYPE_CHECKING:
+    from monitor.state.store import StateStore
 
-def _open_store(cfg: Config):  # noqa: ANN202
+
+def _open_store(cfg: Config) -> StateStore:
     from monitor.state.store import StateError, StateStore
 
     try:

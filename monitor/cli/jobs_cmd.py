@@ -12,19 +12,30 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from monitor.cli.api_client import ApiAnswer, ApiOption, TokenFileOption, call, read_token
+from monitor.cli.api_client import (
+    ApiAnswer,
+    ApiOption,
+    TokenFileOption,
+    call,
+    call_list,
+    call_object,
+    read_token,
+)
 from monitor.cli.common import ConfigOption, config_or_exit, fail, print_json
 from rules.durations import format_time
+
+if TYPE_CHECKING:
+    from monitor.state.store import StateStore
 
 EXIT_FINISHED = 3
 STATES = ("queued", "running", "succeeded", "failed", "cancelled", "timed_out")
 
 
-def _store(config: Path):  # noqa: ANN202
+def _store(config: Path) -> StateStore:
     from monitor.state.store import StateError, StateStore
 
     cfg = config_or_exit(config)
@@ -34,11 +45,13 @@ def _store(config: Path):  # noqa: ANN202
         raise fail(str(exc)) from None
 
 
-def _list(config: Path, api: str | None, model: str | None, state: str | None, limit: int) -> list[dict]:
+def _list(
+    config: Path, api: str | None, model: str | None, state: str | None, limit: int
+) -> list[dict[str, Any]]:
     if api:
         params = {"model": model, "state": state, "limit": limit}
         try:
-            return call("GET", api, "/api/v1/jobs", params={k: v for k, v in params.items() if v})
+            return call_list("GET", api, "/api/v1/jobs", params={k: v for k, v in params.items() if v})
         except ApiAnswer as exc:
             raise fail(f"the daemon at {api} answered {exc}") from None
     store = _store(config)
@@ -51,7 +64,7 @@ def _list(config: Path, api: str | None, model: str | None, state: str | None, l
 def _get(config: Path, api: str | None, job_id: str) -> dict[str, Any]:
     if api:
         try:
-            return call("GET", api, f"/api/v1/jobs/{job_id}")
+            return call_object("GET", api, f"/api/v1/jobs/{job_id}")
         except ApiAnswer as exc:
             raise fail(f"no job {job_id!r}" if exc.status == 404 else str(exc)) from None
     store = _store(config)
@@ -156,7 +169,10 @@ def _cancel_store(config: Path, job_id: str) -> dict[str, Any]:
         if job is None:
             raise fail(f"no job {job_id!r}")
         done = store.jobs.finish(job_id, "cancelled", time.time(), error="cancelled from the command line")
-        state = store.jobs.get(job_id).state
+        after = store.jobs.get(job_id)
+        if after is None:  # only a restore of the store removes jobs
+            raise fail(f"job {job_id!r} left the state store while it was being cancelled")
+        state = after.state
     finally:
         store.close()
     return {"job": job_id, "cancelled": done, "state": state}
@@ -172,7 +188,7 @@ def _cancel_api(config: Path, api: str, job_id: str, token_file: Path | None) ->
         if exc.status == 404:
             raise fail(f"no job {job_id!r}") from None
         if exc.status == 409:
-            state = call("GET", api, f"/api/v1/jobs/{job_id}")["state"]
+            state = call_object("GET", api, f"/api/v1/jobs/{job_id}")["state"]
             return {"job": job_id, "cancelled": False, "state": state}
         raise fail(f"the daemon at {api} answered {exc}") from None
     return {"job": job_id, "cancelled": True, "state": "cancelled"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -15,6 +15,9 @@ from monitor.running_config import RunningConfig
 from reoptimize.registry.backends import open_registry
 from reoptimize.registry.registry_errors import RegistryError
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 def _model(config: Config, name: str) -> ModelConfig:
     try:
@@ -23,7 +26,7 @@ def _model(config: Config, name: str) -> ModelConfig:
         raise fail(str(exc.args[0])) from None
 
 
-def _features(model: ModelConfig, frame, label: str) -> tuple[str, ...]:  # noqa: ANN001
+def _features(model: ModelConfig, frame: pd.DataFrame, label: str) -> tuple[str, ...]:
     if model.features:
         missing = [f for f in model.features if f not in frame.columns]
         if missing:
@@ -65,7 +68,7 @@ def register(app: typer.Typer) -> None:
             return
         cfg = config_or_exit(config)
         registry = open_registry(cfg.registry.settings())
-        rows = []
+        rows: list[dict[str, Any]] = []
         for name in sorted(set(registry.models()) | {m.name for m in cfg.models}):
             rows.append(
                 {"model": name, "production": registry.production(name), "versions": registry.versions(name)}
@@ -211,7 +214,7 @@ def register(app: typer.Typer) -> None:
             print(f"{name}: rolled back to v{record.to_version} (was v{record.from_version})")
 
 
-def _print_progress(update: dict) -> None:
+def _print_progress(update: dict[str, Any]) -> None:
     if "epoch" in update:
         print(
             f"  epoch {update['epoch']}: "

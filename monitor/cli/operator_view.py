@@ -74,6 +74,8 @@ def model_status(summary: dict[str, Any], check_every: float | None, now: float)
         health, reason = "unknown", "no check has run yet"
     elif not check.get("ok", True):
         health, reason = "failing", f"last check failed: {check.get('error')}"
+    elif at is None:  # a record without its time cannot be judged stale or fresh
+        health, reason = "unknown", "the last check carries no time"
     elif check_every is not None and now - at > STALE_CHECKS * check_every:
         health, reason = "stale", f"last check {age(now - at)} (checks every {check_every:g}s)"
     elif firing:

@@ -8,10 +8,15 @@ import signal
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from rules.durations import parse_duration
+
+if TYPE_CHECKING:
+    from monitor.replay.label_delivery import LabelSink
+    from monitor.replay.progress import BatchResult, ReplayStats
 
 _ROWS_RE = re.compile(r"^\s*(\d+)\s*rows?\s*$")
 
@@ -48,7 +53,7 @@ def _read_token(path: Path) -> str:
     return token
 
 
-def _line(stats) -> str:
+def _line(stats: ReplayStats) -> str:
     phases = "  ".join(
         f"{name}: {c.ok}/{c.sent} ok" + (f", accuracy {c.accuracy:.3f}" if c.accuracy is not None else "")
         for name, c in stats.phases.items()
@@ -143,7 +148,7 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(str(exc)) from None
 
         session = requests.Session()
-        sink = None
+        sink: LabelSink | None = None
         if labels_url:
             token = _read_token(labels_token_file) if labels_token_file else None
             sink = HttpLabelSink(session, labels_url, token)
@@ -158,7 +163,7 @@ def register(app: typer.Typer) -> None:
         progress = ReplayProgress()
         last_print = [time.monotonic()]
 
-        def report(_batch) -> None:
+        def report(_batch: BatchResult) -> None:
             if time.monotonic() - last_print[0] >= 5:
                 last_print[0] = time.monotonic()
                 typer.echo(_line(progress.snapshot()), err=True)

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from monitor.cli.api_client import ApiAnswer, ApiOption, call
+from monitor.cli.api_client import ApiAnswer, ApiOption, call_list, call_object
 from monitor.cli.common import ConfigOption, config_or_exit, fail, print_json
 from monitor.config import Config
+
+if TYPE_CHECKING:
+    from monitor.cli.operator_view import ModelStatus
 
 EXIT_UNHEALTHY = 3
 
@@ -46,11 +49,11 @@ def _local(cfg: Config) -> tuple[list[dict[str, Any]], dict[str, Any]]:
 
 def _remote(api: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     try:
-        summaries = call("GET", api, "/api/v1/models")
-        active = call("GET", api, "/api/v1/jobs", params={"state": "running"}) + call(
+        summaries = call_list("GET", api, "/api/v1/models")
+        active = call_list("GET", api, "/api/v1/jobs", params={"state": "running"}) + call_list(
             "GET", api, "/api/v1/jobs", params={"state": "queued"}
         )
-        ready = call("GET", api, "/readyz")
+        ready = call_object("GET", api, "/readyz")
     except ApiAnswer as exc:
         raise fail(f"the daemon at {api} answered {exc}") from None
     daemon = {
@@ -89,7 +92,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(EXIT_UNHEALTHY)
 
 
-def _print(daemon: dict[str, Any], models: list, now: float) -> None:  # noqa: ANN001
+def _print(daemon: dict[str, Any], models: list[ModelStatus], now: float) -> None:
     from monitor.cli.operator_view import age
 
     if "holder" in daemon:

@@ -17,7 +17,7 @@ from typing import Any
 
 import typer
 
-from monitor.cli.api_client import ApiAnswer, call, read_token
+from monitor.cli.api_client import ApiAnswer, call_object, read_token
 from monitor.cli.common import ConfigOption, config_or_exit, fail, print_json
 from reoptimize.steps.catalog import CATALOG
 from rules.pipelines import NOTIFY, normalize_pipeline
@@ -70,7 +70,7 @@ def follow(api: str, job_id: str, poll: float, timeout: float) -> dict[str, Any]
     ) as bar:
         task = bar.add_task("queued", total=None, job=job_id)
         while time.monotonic() < deadline:
-            job = call("GET", api, f"/api/v1/jobs/{job_id}")
+            job = call_object("GET", api, f"/api/v1/jobs/{job_id}")
             text, done, total = describe(job.get("progress"))
             bar.update(task, description=f"{job['state']}: {text}", completed=done or 0, total=total)
             if job["state"] in FINAL:
@@ -108,7 +108,7 @@ def register(app: typer.Typer) -> None:
             token = token or cfg.api.resolved_token()
         body = {"pipeline": pipeline, "with": parse_params(params), "reason": reason}
         try:
-            answer = call("POST", api, f"/api/v1/models/{model}/trigger", token=token, json=body)
+            answer = call_object("POST", api, f"/api/v1/models/{model}/trigger", token=token, json=body)
         except ApiAnswer as exc:
             raise fail(f"the daemon refused: {exc}", 2 if exc.status in (404, 422) else 1) from None
         if not answer.get("queued"):

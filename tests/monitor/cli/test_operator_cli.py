@@ -10,6 +10,7 @@ import json
 import socket
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,9 @@ from monitor.state.store import StateStore
 from reoptimize.job.first_versions import register_version
 from reoptimize.registry.backends import open_registry
 from tests.support.onnx_models import linear_classifier
+
+if TYPE_CHECKING:
+    from tests.monitor.conftest import LoopbackServer
 
 runner = CliRunner()
 TOKEN = "operator-token"
@@ -103,6 +107,24 @@ def test_status_exit_code_follows_health(setup) -> None:
 def test_health_verdicts(check, rules, health) -> None:  # noqa: ANN001
     summary = {"model": "m", "last_check": check, "rules": rules}
     assert model_status(summary, 60.0, now=1000.0).health == health
+
+
+def test_a_check_without_its_time_is_unknown_not_a_crash() -> None:
+    summary = {"model": "m", "last_check": {"ok": True}, "rules": {}}
+    status = model_status(summary, 60.0, now=1000.0)
+    assert (status.health, status.reason) == ("unknown", "the last check carries no time")
+
+
+def test_an_api_answer_of_the_wrong_shape_exits_1_naming_it(loopback: LoopbackServer) -> None:
+    loopback.handler = lambda req: (200, b'["not", "a job"]', "application/json")
+    shown = _invoke("jobs", "show", "j1", "--api", loopback.url)
+    assert shown.exit_code == 1
+    assert "answered /api/v1/jobs/j1 with ['not', 'a job']; expected a JSON object" in shown.output
+
+    loopback.handler = lambda req: (200, b'{"jobs": []}', "application/json")
+    listed = _invoke("jobs", "--api", loopback.url)
+    assert listed.exit_code == 1
+    assert "answered /api/v1/jobs with {'jobs': []}; expected a list of JSON objects" in listed.output
 
 
 def test_jobs_list_show_and_cancel_from_the_store(setup) -> None:
