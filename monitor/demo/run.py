@@ -44,6 +44,8 @@ def train_v1(setup: DemoSetup, console: Console) -> str:
 
     config = load_config(setup.config_path)
     recipe = config.model(MODEL).recipe
+    if recipe is None:
+        raise RuntimeError(f"{setup.config_path}: model {MODEL!r} has no recipe to train version 1 from")
     frame = pd.read_parquet(setup.out / "data" / "digits-training.parquet")
     console.print(f"training version 1 of [bold]{MODEL}[/] on {len(frame)} digits ...")
     manifest = train_first_version(

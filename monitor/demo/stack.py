@@ -17,7 +17,7 @@ import requests
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -25,7 +25,7 @@ class Process:
     name: str
     argv: list[str]
     log_path: Path
-    proc: subprocess.Popen | None = field(default=None, repr=False)
+    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def start(self) -> None:
         env = dict(os.environ, DO_NOT_TRACK="1", PYTHONUNBUFFERED="1")

@@ -101,15 +101,16 @@ class ReplayProgress:
 
     def record_batch(self, result: BatchResult) -> None:
         n = result.rows
-        ok = result.predictions is not None
+        predictions = result.predictions
+        ok = predictions is not None
         with self._lock:
             counts = self._stats.phases[result.phase]
             labelled = correct = 0
-            if ok:
+            if predictions is not None:
                 for i, rid in enumerate(result.request_ids):
                     label = None if result.labels is None else result.labels[i]
                     entry = RecentPrediction(
-                        rid, result.phase, result.predictions[i], label, result.at_seconds, result.version
+                        rid, result.phase, predictions[i], label, result.at_seconds, result.version
                     )
                     self._recent.append(entry)
                     if label is not None:

@@ -71,7 +71,20 @@ _EPS = 1e-9  # float sums of tick intervals land a hair either side of a boundar
 
 
 class _Runner:
-    def __init__(self, plan, data, session, clock, wall, wait, stop, labels, drift_data, progress, on_batch):
+    def __init__(
+        self,
+        plan: ReplayPlan,
+        data: ReplayData,
+        session: Any,
+        clock: Callable[[], float],
+        wall: Callable[[], float],
+        wait: Callable[[float], Any],
+        stop: threading.Event,
+        labels: LabelSink | None,
+        drift_data: ReplayData | None,
+        progress: ReplayProgress,
+        on_batch: Callable[[BatchResult], None] | None,
+    ) -> None:
         self.plan, self.data, self.session = plan, data, session
         self.clock, self.wall, self.wait, self.stop = clock, wall, wait, stop
         self.labels, self.drift_data, self.progress, self.on_batch = labels, drift_data, progress, on_batch
@@ -136,6 +149,9 @@ class _Runner:
             self.on_batch(result)
 
     def deliver_due(self) -> None:
+        sink = self.labels
+        if sink is None:  # send() queues labels only for a sink: nothing is pending without one
+            return
         now = self.clock()
         while self.pending and self.pending[0][0] <= now:
             batch: list[LabelRecord] = []
@@ -147,7 +163,7 @@ class _Runner:
                     raise LabelDeliveryError(
                         "the model name is unknown (no successful prediction, no plan.model)"
                     )
-                self.labels.deliver(self.model, batch)
+                sink.deliver(self.model, batch)
                 self.progress.record_labels(len(batch), None)
             except LabelDeliveryError as exc:
                 self.progress.record_labels(len(batch), str(exc))
