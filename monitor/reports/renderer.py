@@ -12,6 +12,7 @@ import logging
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ log = logging.getLogger("modelhealthd.reports")
 
 @dataclass
 class _Running:
-    process: subprocess.Popen
+    process: subprocess.Popen[bytes]
     out: Path
     started: float
 
@@ -36,14 +37,19 @@ def write_npz(columns: Mapping[str, np.ndarray], path: Path) -> None:
 
     The daemon writes NPZ rather than Parquet so that it never imports pyarrow (and pandas with it).
     """
-    arrays = {}
+    arrays: dict[str, np.ndarray] = {}
     for name, values in columns.items():
         if values.dtype == object:
             arrays[name] = np.array(["" if v is None else str(v) for v in values.tolist()], dtype=str)
             arrays[f"__missing__{name}"] = np.array([v is None for v in values.tolist()], dtype=bool)
         else:
             arrays[name] = values
-    np.savez(path, **arrays)
+    # The archive np.savez writes, member by member: np.savez(path, **arrays) would take a column
+    # named "file" or "allow_pickle" for its own parameter of that name.
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for name, array in arrays.items():
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
 
 
 class ReportRenderer:

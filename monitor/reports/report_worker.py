@@ -20,10 +20,10 @@ import html
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -128,9 +128,9 @@ def add_to_workspace(snapshot: object, workspace: Path, project: str) -> tuple[s
     return str(target.id), str(ref.id)
 
 
-def _replace_atomically(path: Path, write: object) -> None:
+def _replace_atomically(path: Path, write: Callable[[str], object]) -> None:
     temporary = path.with_name(f".{path.name}.tmp")
-    write(str(temporary))  # type: ignore[operator]
+    write(str(temporary))
     os.replace(temporary, path)
 
 
@@ -143,7 +143,7 @@ def render_report(
     workspace: str | os.PathLike[str] | None = None,
     project: str | None = None,
     columns: Sequence[str] | None = None,
-    impact: dict | None = None,
+    impact: Mapping[str, Any] | None = None,
 ) -> ReportOutcome:
     """Build Evidently's DataDriftPreset report of ``current`` against ``reference`` and save it.
 
@@ -179,7 +179,7 @@ def render_report(
     return ReportOutcome(html, json_path, tuple(chosen), project_id, snapshot_id)
 
 
-def impact_section(extra: dict) -> str:
+def impact_section(extra: Mapping[str, Any]) -> str:
     """An HTML block with the drift impact per feature (``{"drift_impact": {...}, "model": ...}``)."""
     impact = extra.get("drift_impact") or {}
     rows = "".join(
@@ -187,7 +187,7 @@ def impact_section(extra: dict) -> str:
         for name, value in sorted((impact.get("features") or {}).items(), key=lambda kv: -kv[1])
     )
     basis = {"accuracy_drop": "accuracy drop", "rmse_increase": "relative RMSE increase"}.get(
-        impact.get("basis"), "share of predictions that change"
+        str(impact.get("basis")), "share of predictions that change"
     )
     body = (
         f"<table><tr><th>drifted feature</th><th>impact ({basis})</th></tr>{rows}</table>"
@@ -201,7 +201,7 @@ def impact_section(extra: dict) -> str:
     return f'<section id="modelhealthd-impact" style="font-family:sans-serif;margin:1em"><h2>{title}</h2>{body}</section>'
 
 
-def _insert_impact_section(path: Path, extra: dict) -> None:
+def _insert_impact_section(path: Path, extra: Mapping[str, Any]) -> None:
     """Insert :func:`impact_section` right after ``<body>`` of an HTML file, in place."""
     text = path.read_text(encoding="utf-8")
     at = text.find("<body>")
@@ -209,7 +209,7 @@ def _insert_impact_section(path: Path, extra: dict) -> None:
     path.write_text(text[:at] + impact_section(extra) + text[at:], encoding="utf-8")
 
 
-def _read_impact(path: str) -> dict:
+def _read_impact(path: str) -> dict[str, Any]:
     try:
         extra = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
