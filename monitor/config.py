@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -490,15 +491,15 @@ class Config(_Model):
         )
 
 
-def substitute_env(text: str, env: dict[str, str] | None = None) -> str:
+def substitute_env(text: str, env: Mapping[str, str] | None = None) -> str:
     """Replace ``${NAME}`` and ``${NAME:-default}``; an unset name without default is an error."""
-    env = os.environ if env is None else env
+    values: Mapping[str, str] = os.environ if env is None else env
     missing: list[str] = []
 
     def repl(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
-        if name in env:
-            return env[name]
+        if name in values:
+            return values[name]
         if default is not None:
             return default
         missing.append(name)
@@ -553,7 +554,7 @@ def describe_errors(exc: ValidationError, raw: Any) -> list[str]:
 
 
 def parse_config(
-    text: str, source: str = "<config>", env: dict[str, str] | None = None, base: Path | None = None
+    text: str, source: str = "<config>", env: Mapping[str, str] | None = None, base: Path | None = None
 ) -> Config:
     """Parse YAML text into a :class:`Config`; relative paths resolve against ``base``."""
     try:
@@ -625,7 +626,7 @@ def _resolve_paths(config: Config, base: Path) -> Config:
     )
 
 
-def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:
+def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
     """Read and validate a config file. Raises :class:`ConfigError` naming every problem."""
     path = Path(path)
     try:

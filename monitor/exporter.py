@@ -17,7 +17,7 @@ from monitor.measurements import FeatureScore, Measurements
 from reoptimize.steps.catalog import CATALOG
 from rules.vocabulary import VOCABULARY
 
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]  # prometheus_client leaves it unannotated
 PREFIX = "modelhealth_"
 CHECK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 JOB_BUCKETS = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0)
@@ -89,6 +89,8 @@ class _SnapshotCollector:
         )
         for model, m in sorted(measurements.items()):
             for f in top_features(m.features, _feature_cap(m, self.max_features)):
+                if f.score is None:  # top_features keeps only scored features
+                    continue
                 score.add_metric([model, f.feature], f.score)
                 drifted.add_metric([model, f.feature], 1.0 if f.drifted else 0.0)
                 if f.impact is not None:

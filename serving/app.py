@@ -109,7 +109,12 @@ class _Predictor:
         }
 
     def _log(
-        self, loaded: LoadedModel, ids: list[str], values: list[list[float]], labels: list, proba
+        self,
+        loaded: LoadedModel,
+        ids: list[str],
+        values: list[list[float]],
+        labels: list[Any],
+        proba: list[list[float]] | None,
     ) -> None:
         if self.instr.log is None:
             return

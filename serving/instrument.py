@@ -93,7 +93,7 @@ class ServerInstrumentation:
         perf_counter: Callable[[], float] = time.perf_counter,
         process_metrics: bool = True,
     ):
-        disable_created_metrics()
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # prometheus_client leaves it unannotated
         self.model = model
         self.registry = registry if registry is not None else CollectorRegistry()
         self.perf_counter = perf_counter

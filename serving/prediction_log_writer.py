@@ -106,14 +106,15 @@ class PredictionLogWriter:
             now = self._clock()
             ts = format_ts(now)
             data = "".join(encode_entry(e, self.model, ts) for e in entries).encode()
-            handle = self._handle_for(log_file_name(now))
+            name = log_file_name(now)
+            handle = self._handle_for(name)
             view = memoryview(data)
             while view:
                 # A raw (unbuffered) file issues one write(2) per call; loop only on a short write.
                 written = handle.write(view)
                 view = view[written:]
             handle.flush()
-            return self.directory / self._file_name  # type: ignore[operator]
+            return self.directory / name
 
     def _handle_for(self, name: str) -> BinaryIO:
         if self._file is None or self._file_name != name:

@@ -69,7 +69,12 @@ class ServerThread:
         self._sock.bind((host, port))
         self.host, self.port = host, self._sock.getsockname()[1]
         config = uvicorn.Config(
-            app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=keep_alive
+            app,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            # uvicorn annotates this as int, but hands it to loop.call_later, which takes float seconds
+            timeout_keep_alive=keep_alive,  # type: ignore[arg-type]
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name=f"uvicorn-{self.port}", daemon=True)
