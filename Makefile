@@ -43,6 +43,7 @@ lint: $(STAMP) ## Lint, check formatting, import layering (import-linter) and ty
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 format: $(STAMP) ## Format the code with ruff
 	$(BIN)/ruff format .

@@ -15,7 +15,7 @@ class FeatureScore:
     feature: str
     method: str
     score: float | None
-    threshold: float
+    threshold: float | None  # None when the column could not be scored
     drifted: bool
     error: str | None = None
     severity: float | None = None  # drift on one scale for all methods: 1 at the threshold

@@ -196,7 +196,7 @@ def _feature_score(f: FeatureDrift, impact: float | None) -> FeatureScore:
         f.column,
         f.method or "",
         f.score,
-        f.threshold,  # type: ignore[arg-type]
+        f.threshold,
         f.drifted,
         f.error,
         severity=drift_severity(f.method, f.score, f.threshold),

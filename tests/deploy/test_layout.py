@@ -41,3 +41,24 @@ def test_every_sub_package_says_what_it_holds_and_what_it_may_import() -> None:
             if "import" not in doc.lower():
                 missing.append(str(init.relative_to(ROOT)))
     assert not missing, missing
+
+
+def test_every_module_that_declares_a_protocol_is_type_checked_strictly() -> None:
+    import fnmatch
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mypy"]
+    strict = [m for o in config["overrides"] if o.get("strict") for m in o["module"]]
+    loose = []
+    for path in _modules():
+        tree = ast.parse(path.read_text())
+        protocols = [
+            node.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ClassDef)
+            and any(getattr(base, "id", getattr(base, "attr", None)) == "Protocol" for base in node.bases)
+        ]
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        if protocols and not any(fnmatch.fnmatch(module, pattern) for pattern in strict):
+            loose.append(f"{module} ({', '.join(protocols)})")
+    assert not loose, loose
