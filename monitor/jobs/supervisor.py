@@ -169,8 +169,9 @@ class JobSupervisor:
         if now < not_before:
             return
         try:
-            text = self._log_outcome(job, now)
-            self._maybe_promote(job, text, now)
+            result = job_result(job)
+            text = self._log_outcome(job, result, now)
+            self._maybe_promote(job, result, text, now)
             if self.store.jobs.mark_handled(job.id, self.clock()):
                 failpoints.hit("supervisor.handled")
         except Exception as exc:
@@ -187,8 +188,7 @@ class JobSupervisor:
             return
         self._retry.pop(job.id, None)
 
-    def _log_outcome(self, job: JobRecord, now: float) -> str:
-        result = job_result(job)
+    def _log_outcome(self, job: JobRecord, result: JobResult | None, now: float) -> str:
         verdict = result.verdict if result else None
         text = verdict.text() if verdict else job.error or job.state
         logged = self.store.decisions.list(job_id=job.id, limit=500)
@@ -228,8 +228,7 @@ class JobSupervisor:
         """A candidate the gate passed and the worker staged; its approval is the verdict's own."""
         return result.verdict.passed and bool(job.candidate_version)
 
-    def _maybe_promote(self, job: JobRecord, text: str, now: float) -> None:
-        result = job_result(job)
+    def _maybe_promote(self, job: JobRecord, result: JobResult | None, text: str, now: float) -> None:
         candidate = job.candidate_version
         if result is None or candidate is None or not self._promotable(job, result):
             return
